@@ -1,0 +1,55 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+        .executable(name: "vigil-loadgen", targets: ["vigil-loadgen"]),
+    ],
+    targets: [
+        // C libraries from Debian, through system-library targets.
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+
+        // Pure model and detection: Foundation only, no I/O, no threads.
+        .target(name: "VigilCore"),
+        // Rings, partitioning, shard workers.
+        .target(name: "VigilPipeline", dependencies: ["VigilCore"]),
+        // MQTT, config, logging: everything that touches the outside world.
+        .target(name: "VigilIO", dependencies: ["VigilCore", "VigilPipeline", "CMosquitto", "CYAML"]),
+
+        .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPipeline", "VigilIO"]),
+        .executableTarget(name: "vigil-loadgen", dependencies: ["VigilCore", "VigilIO"]),
+
+        // Shared test helpers: a real mosquitto on a free loopback port, temp dirs, waiting on conditions.
+        .target(name: "TestSupport", dependencies: ["VigilIO"], path: "Tests/TestSupport"),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        .testTarget(name: "VigilPipelineTests", dependencies: ["VigilPipeline", "VigilCore"]),
+        .testTarget(name: "VigilIOTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
+    ]
+)
+
+// Every Swift target gets the same settings (as swift-nio does at the end of its manifest).
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(contentsOf: [
+        .swiftLanguageMode(.v6),
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+        .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
+        .treatAllWarnings(as: .error),
+    ])
+    target.swiftSettings = settings
+}
