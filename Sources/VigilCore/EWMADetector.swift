@@ -1,0 +1,81 @@
+import Foundation
+
+/// Exponentially weighted mean and variance of one metric of one device, with a warm-up.
+///
+/// Scores each sample against the baseline learned *before* it, then learns from it. While warming up
+/// (fewer than `warmup` samples) it scores nothing, so no event ever fires from a cold baseline.
+///
+/// An anomalous sample must not drag the baseline towards itself (otherwise a long spike would soon look
+/// normal), so the update clips it to `mean ± clip·σ` first.
+///
+/// ## Implementation notes
+/// The incremental exponentially weighted variance (West, 1979; Finch, 2009):
+/// `d = x − μ; μ += α·d; v = (1 − α)·(v + α·d²)`. During warm-up α is `max(1/n, α)`, which makes the first
+/// samples a plain running mean and variance instead of a mean biased towards the first value.
+package struct EWMADetector: Sendable, Equatable {
+    package struct Parameters: Sendable, Equatable {
+        /// Samples after which a sample's weight has halved.
+        package var halfLife: Double
+        /// Samples to see before scoring.
+        package var warmup: Int
+        /// The score at or above which a sample is anomalous.
+        package var threshold: Double
+        /// Absolute floor on σ, so a perfectly flat signal does not make every tiny change infinite.
+        package var minStd: Double
+        /// Updates are clipped to this many σ.
+        package var clip: Double
+
+        package init(halfLife: Double = 50, warmup: Int = 30, threshold: Double = 0.9999, minStd: Double = 1e-6, clip: Double = 3) {
+            self.halfLife = halfLife
+            self.warmup = warmup
+            self.threshold = threshold
+            self.minStd = minStd
+            self.clip = clip
+        }
+
+        /// The smoothing factor for `halfLife`.
+        package var alpha: Double { 1 - exp(log(0.5) / halfLife) }
+        /// The deviation, in σ, that reaches `threshold`.
+        package var thresholdZ: Double { Score.z(forScore: threshold) }
+    }
+
+    /// What one sample looked like against the baseline before it.
+    package struct Assessment: Sendable, Equatable {
+        package var score: Double
+        /// Signed deviation in σ (positive: above the baseline).
+        package var z: Double
+        package var expected: Double
+        package var std: Double
+    }
+
+    package private(set) var count = 0
+    package private(set) var mean = 0.0
+    package private(set) var variance = 0.0
+
+    package init() {}
+
+    /// Scores `value` against the current baseline (nil while warming up), then learns from it.
+    package mutating func observe(_ value: Double, _ p: Parameters, alpha: Double) -> Assessment? {
+        var assessment: Assessment? = nil
+        if count >= p.warmup {
+            let std = max(variance.squareRoot(), p.minStd)
+            let z = (value - mean) / std
+            assessment = Assessment(score: Score.fromZ(z), z: z, expected: mean, std: std)
+        }
+        update(value, p, alpha: alpha)
+        return assessment
+    }
+
+    private mutating func update(_ value: Double, _ p: Parameters, alpha: Double) {
+        count += 1
+        var x = value
+        if count > p.warmup {
+            let bound = p.clip * max(variance.squareRoot(), p.minStd)
+            x = min(max(x, mean - bound), mean + bound)
+        }
+        let a = max(alpha, 1 / Double(count))
+        let d = x - mean
+        mean += a * d
+        variance = (1 - a) * (variance + a * d * d)
+    }
+}

@@ -1,0 +1,95 @@
+package import VigilCore
+
+/// How the pipeline is shaped, from the configuration.
+package struct PipelineSettings: Sendable {
+    /// Shard workers (one per core is the usual choice).
+    package var shards: Int
+    /// Bytes per shard ring (a power of two).
+    package var ringCapacity: Int
+    package var overflow: OverflowPolicy
+    /// Payloads larger than this are dropped at the router (`too_large`).
+    package var maxPayloadBytes: Int
+    /// Records a worker takes per batch before it releases ring space and publishes its counters.
+    package var batchSize: Int
+
+    package init(shards: Int, ringCapacity: Int, overflow: OverflowPolicy, maxPayloadBytes: Int, batchSize: Int = 256) {
+        self.shards = shards
+        self.ringCapacity = ringCapacity
+        self.overflow = overflow
+        self.maxPayloadBytes = maxPayloadBytes
+        self.batchSize = batchSize
+    }
+}
+
+/// The shards and the router in front of them: one producer, one ring per shard, one worker per ring.
+///
+/// A second producer (say, a replay reader beside the broker) would get a router and a set of rings of its
+/// own, so that every ring stays single-producer single-consumer.
+package final class Pipeline: Sendable {
+    package let router: Router
+    package let workers: [ShardWorker]
+
+    /// - Parameter makeEngine: the detection engine for shard `k`.
+    package init(
+        settings: PipelineSettings, templates: [TopicTemplate], observer: any PipelineObserver,
+        makeEngine: (Int) -> DetectionEngine
+    ) {
+        precondition(settings.shards >= 1)
+        var workers: [ShardWorker] = []
+        for shard in 0..<settings.shards {
+            workers.append(ShardWorker(
+                index: shard, ringCapacity: settings.ringCapacity, batchSize: settings.batchSize,
+                engine: makeEngine(shard), observer: observer
+            ))
+        }
+        self.workers = workers
+        self.router = Router(
+            templates: templates, workers: workers, overflow: settings.overflow,
+            maxPayloadBytes: settings.maxPayloadBytes, observer: observer
+        )
+    }
+
+    /// Stops intake (later messages are counted under `shutdown`), then processes what the rings hold.
+    package func drain() {
+        router.close()
+        for worker in workers { worker.flush() }
+    }
+
+    /// Counters summed over the router and all shards.
+    package func snapshot() -> PipelineSnapshot {
+        var snapshot = PipelineSnapshot()
+        snapshot.received = router.counters[Router.Counter.received.rawValue]
+        snapshot.receivedBytes = router.counters[Router.Counter.receivedBytes.rawValue]
+        snapshot.blockedWaits = router.counters[Router.Counter.blockedWaits.rawValue]
+        for reason in DropReason.allCases {
+            var total = router.drops[reason.rawValue]
+            for worker in workers { total += worker.drops[reason.rawValue] }
+            if total > 0 { snapshot.dropped[reason] = total }
+        }
+        for worker in workers {
+            snapshot.processed += worker.counters[ShardWorker.Counter.messages.rawValue]
+            snapshot.samples += worker.counters[ShardWorker.Counter.samples.rawValue]
+            snapshot.fired += worker.counters[ShardWorker.Counter.fired.rawValue]
+            snapshot.resolved += worker.counters[ShardWorker.Counter.resolved.rawValue]
+            snapshot.devices += worker.deviceCount
+            snapshot.ringDepth.append(worker.ring.depth)
+        }
+        return snapshot
+    }
+}
+
+/// A point-in-time sum of the pipeline's counters.
+package struct PipelineSnapshot: Sendable, Equatable {
+    package var received = 0
+    package var receivedBytes = 0
+    package var blockedWaits = 0
+    package var processed = 0
+    package var samples = 0
+    package var fired = 0
+    package var resolved = 0
+    package var devices = 0
+    package var dropped: [DropReason: Int] = [:]
+    package var ringDepth: [Int] = []
+
+    package var droppedTotal: Int { dropped.values.reduce(0, +) }
+}

@@ -1,0 +1,94 @@
+import Dispatch
+import Synchronization
+package import VigilCore
+
+/// What the producer does when a shard's ring is full.
+package enum OverflowPolicy: String, Sendable {
+    /// Wait for the worker to free space: back-pressure reaches the broker through TCP. Nothing is lost.
+    case block
+    /// Drop the message and count it under `ring_full`.
+    case drop
+}
+
+/// The producer side of the pipeline: topic → device id → stable hash → shard ring.
+///
+/// Called on the producer's thread (the MQTT network thread, or the replay reader) for every message, so it
+/// allocates nothing, takes no lock and builds no `String`: it matches the topic's bytes against the
+/// templates, hashes the device id's bytes, and copies device id and payload into the shard's ring.
+package final class Router: Sendable {
+    package enum Counter: Int, CaseIterable {
+        case received, receivedBytes, blockedWaits
+    }
+
+    package let counters = Counters(count: Counter.allCases.count)
+    /// Producer-side drops, indexed by `DropReason.rawValue`.
+    package let drops = Counters(count: DropReason.allCases.count)
+    package let workers: [ShardWorker]
+    private let templates: [TopicTemplate]
+    private let overflow: OverflowPolicy
+    private let maxPayloadBytes: Int
+    private let closed = Atomic<Bool>(false)
+    private let observer: any PipelineObserver
+
+    package init(templates: [TopicTemplate], workers: [ShardWorker], overflow: OverflowPolicy, maxPayloadBytes: Int, observer: any PipelineObserver) {
+        precondition(!templates.isEmpty && !workers.isEmpty)
+        self.templates = templates
+        self.workers = workers
+        self.overflow = overflow
+        self.maxPayloadBytes = maxPayloadBytes
+        self.observer = observer
+    }
+
+    /// Stops accepting messages: later ones are counted under `shutdown`, and a producer blocked on a full ring
+    /// gives up.
+    package func close() {
+        closed.store(true, ordering: .sequentiallyConsistent)
+    }
+
+    /// Routes one message. Only the producer thread may call this.
+    package func route(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64) {
+        counters.add(Counter.received.rawValue)
+        counters.add(Counter.receivedBytes.rawValue, payload.count)
+        if closed.load(ordering: .relaxed) {
+            drop(.shutdown, device: topic)
+            return
+        }
+        var deviceRange: Range<Int>? = nil
+        for template in templates {
+            deviceRange = template.deviceRange(in: topic)
+            if deviceRange != nil { break }
+        }
+        guard let deviceRange else {
+            drop(.topicMismatch, device: topic)
+            return
+        }
+        let device = UnsafeRawBufferPointer(rebasing: topic[deviceRange])
+        guard payload.count <= maxPayloadBytes else {
+            drop(.oversized, device: device)
+            return
+        }
+        let worker = workers[StableHash.shard(of: StableHash.hash(device), count: workers.count)]
+        guard device.count + payload.count <= worker.ring.maxRecordBytes else {
+            drop(.oversized, device: device)
+            return
+        }
+        while !worker.ring.write(device: device, payload: payload, receivedAtNanos: receivedAtNanos) {
+            if overflow == .drop {
+                drop(.ringFull, device: device)
+                return
+            }
+            if closed.load(ordering: .relaxed) {
+                drop(.shutdown, device: device)
+                return
+            }
+            counters.add(Counter.blockedWaits.rawValue)
+            worker.waitForSpace(timeout: .milliseconds(5))
+        }
+        worker.notify()
+    }
+
+    private func drop(_ reason: DropReason, device: UnsafeRawBufferPointer) {
+        drops.add(reason.rawValue)
+        observer.dropped(reason, shard: -1, device: device, offset: nil)
+    }
+}

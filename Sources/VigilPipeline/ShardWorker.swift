@@ -1,0 +1,158 @@
+package import Dispatch
+import Synchronization
+package import VigilCore
+
+/// One shard: a ring, the detection engine of the devices hashed to it, and the serial queue that drains one
+/// into the other. Each device's state is touched by this worker only.
+///
+/// ## Wake-ups
+/// The producer must not dispatch per message, and the worker must never sleep with records in its ring.
+/// Both are solved with one flag, `sleeping`, and a `DispatchSource` that coalesces signals:
+/// - the worker, finding its ring empty, sets `sleeping`, then looks at the ring once more;
+/// - the producer, after publishing a record, signals the source only if it can swap `sleeping` from true
+///   to false.
+/// Both halves are store-then-load with sequentially consistent ordering (Dekker's pattern), so either the
+/// worker sees the new record or the producer sees the flag. A signal is one atomic swap plus, only when the
+/// worker was asleep, one `DispatchSource.add`; under load the worker never sleeps and no signal is sent.
+package final class ShardWorker: Sendable {
+    package enum Counter: Int, CaseIterable {
+        case messages, samples, fired, resolved, batches, wakeups
+    }
+
+    package let index: Int
+    package let ring: ByteRing
+    /// Consumer-side counters: `Counter` cases.
+    package let counters = Counters(count: Counter.allCases.count)
+    /// Consumer-side drops, indexed by `DropReason.rawValue`.
+    package let drops = Counters(count: DropReason.allCases.count)
+    /// Devices tracked (a gauge, updated per batch).
+    private let devices = Atomic<Int>(0)
+    package var deviceCount: Int { devices.load(ordering: .relaxed) }
+
+    private let queue: DispatchQueue
+    // Dispatch sources are thread-safe (`add(data:)` and `cancel()` may be called from any thread) but the
+    // protocol is not annotated Sendable; this is the only reason for the exemption.
+    nonisolated(unsafe) private let source: any DispatchSourceUserDataAdd
+    private let sleeping = Atomic<Bool>(true)
+    private let producerWaiting = Atomic<Bool>(false)
+    private let spaceAvailable = DispatchSemaphore(value: 0)
+    /// The engine is only used on `queue`, a batch at a time; the mutex makes that checkable and lets a
+    /// reader (an inventory endpoint) look at it between batches. It is never contended per message.
+    private let engine: Mutex<DetectionEngine>
+    private let observer: any PipelineObserver
+    private let batchSize: Int
+
+    package init(index: Int, ringCapacity: Int, batchSize: Int, engine: sending DetectionEngine, observer: any PipelineObserver) {
+        self.index = index
+        self.ring = ByteRing(capacity: ringCapacity)
+        self.queue = DispatchQueue(label: "vigil.shard.\(index)", qos: .userInitiated)
+        self.source = DispatchSource.makeUserDataAddSource(queue: queue)
+        self.engine = Mutex(engine)
+        self.observer = observer
+        self.batchSize = batchSize
+        source.setEventHandler { [weak self] in self?.drain() }
+        source.activate()
+    }
+
+    deinit {
+        source.cancel()
+    }
+
+    // MARK: Producer side
+
+    /// Tells the worker a record is waiting; cheap when the worker is already awake.
+    @inline(__always)
+    package func notify() {
+        if sleeping.load(ordering: .sequentiallyConsistent),
+            sleeping.exchange(false, ordering: .sequentiallyConsistent)
+        {
+            source.add(data: 1)
+        }
+    }
+
+    /// Blocks the producer until the worker frees space, for at most `timeout` (then the caller retries).
+    package func waitForSpace(timeout: DispatchTimeInterval) {
+        producerWaiting.store(true, ordering: .sequentiallyConsistent)
+        notify()
+        _ = spaceAvailable.wait(timeout: .now() + timeout)
+    }
+
+    // MARK: Consumer side
+
+    private func drain() {
+        while true {
+            let consumed = engine.withLock { engine in processBatch(&engine) }
+            if consumed > 0 {
+                if producerWaiting.load(ordering: .sequentiallyConsistent),
+                    producerWaiting.exchange(false, ordering: .sequentiallyConsistent)
+                {
+                    spaceAvailable.signal()
+                }
+                continue
+            }
+            sleeping.store(true, ordering: .sequentiallyConsistent)
+            guard ring.hasRecordsAfterSleeping else { return }
+            // A record arrived while going to sleep. If the producer already took the flag it has queued
+            // another drain for us; otherwise take it back and carry on.
+            guard sleeping.exchange(false, ordering: .sequentiallyConsistent) else { return }
+        }
+    }
+
+    private func processBatch(_ engine: inout DetectionEngine) -> Int {
+        var messages = 0
+        var samples = 0
+        var fired = 0
+        var resolved = 0
+        let consumed = ring.consume(limit: batchSize) { record in
+            messages += 1
+            let result = engine.process(
+                device: record.device, payload: record.payload, receivedAtNanos: record.receivedAtNanos
+            ) { event in
+                observer.anomaly(event)
+            }
+            samples += result.samples
+            fired += result.fired
+            resolved += result.resolved
+            if let rejection = result.rejection {
+                let reason = DropReason(rejection)
+                drops.add(reason.rawValue)
+                var offset: Int? = nil
+                if case .payload(let error) = rejection { offset = error.offset }
+                observer.dropped(reason, shard: index, device: record.device, offset: offset)
+            }
+            if result.droppedMetrics > 0 {
+                drops.add(DropReason.metricLimit.rawValue, result.droppedMetrics)
+                observer.dropped(.metricLimit, shard: index, device: record.device, offset: nil)
+            }
+        }
+        if consumed > 0 {
+            counters.add(Counter.messages.rawValue, messages)
+            counters.add(Counter.samples.rawValue, samples)
+            counters.add(Counter.fired.rawValue, fired)
+            counters.add(Counter.resolved.rawValue, resolved)
+            counters.add(Counter.batches.rawValue)
+            devices.store(engine.deviceCount, ordering: .relaxed)
+        }
+        return consumed
+    }
+
+    /// Runs `body` with the engine between batches (for inspection and checkpoints).
+    package func withEngine<R: Sendable>(_ body: (inout DetectionEngine) -> R) -> R {
+        queue.sync { engine.withLock { body(&$0) } }
+    }
+
+    /// Processes everything already in the ring, returning when it is empty. Call once intake has stopped.
+    package func flush() {
+        queue.sync { drain() }
+    }
+}
+
+extension DropReason {
+    package init(_ rejection: Rejection) {
+        switch rejection {
+        case .payload(let error): self.init(label: error.reason)
+        case .deviceLimit: self = .deviceLimit
+        case .metricLimit: self = .metricLimit
+        }
+    }
+}

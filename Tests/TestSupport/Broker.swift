@@ -1,0 +1,116 @@
+package import Foundation
+
+/// A real mosquitto on a free loopback port, for one test; stopped (and its folder removed) by ``stop()``.
+///
+/// Fails loudly when mosquitto is not installed: `make test` installs it, and a skipped broker test would
+/// hide exactly the failures these tests exist for.
+package final class Broker: @unchecked Sendable {
+    // @unchecked: `process` is set once in init and only read afterwards; `Process` itself is thread-safe
+    // for `terminate()` and `waitUntilExit()`.
+    package let port: Int
+    package let directory: URL
+    private let process: Process
+
+    package struct StartError: Error, CustomStringConvertible {
+        package var description: String
+    }
+
+    /// Starts mosquitto with `extraConfig` lines appended to a loopback listener on a free port, and returns
+    /// once it accepts connections (or throws after `timeout` seconds, with its log).
+    package init(extraConfig: [String] = [], timeout: Double = 10) throws {
+        let executable = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let executable else {
+            throw StartError(description: "mosquitto is not installed (run `make test`, which installs it)")
+        }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-broker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try FreePort.find()
+        let config = [
+            "listener \(port) 127.0.0.1",
+            "allow_anonymous true",
+            "persistence false",
+            // A slow test subscriber must not lose QoS 0 messages to the default queue limit of 1000.
+            "max_queued_messages 100000",
+            "log_dest file \(directory.path)/mosquitto.log",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            // As root, mosquitto would drop to the `mosquitto` user, which cannot write the log in our folder.
+            "user root",
+        ] + extraConfig
+        let configURL = directory.appendingPathComponent("mosquitto.conf")
+        try (config.joined(separator: "\n") + "\n").write(to: configURL, atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["-c", configURL.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while !FreePort.accepts(port: port) {
+            guard process.isRunning, Date() < deadline else {
+                let log = (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? ""
+                stop()
+                throw StartError(description: "mosquitto did not start on port \(port): \(log)")
+            }
+            usleep(10_000)
+        }
+    }
+
+    deinit { stop() }
+
+    /// Stops the broker (SIGTERM, then waits) and removes its folder. Idempotent.
+    package func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Kills the broker abruptly (SIGKILL), to test reconnects.
+    package func kill() {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Loopback port helpers.
+package enum FreePort {
+    /// A TCP port that was free on 127.0.0.1 a moment ago (bind to port 0, read it back, close).
+    package static func find() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Broker.StartError(description: "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw Broker.StartError(description: "could not bind a loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    package static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+}
