@@ -25,6 +25,15 @@ package final class RouterHandler: MQTTClientHandler {
         }
     }
 
+    package func mqttSubscribed(granted: [Int32]) {
+        let refused = granted.filter { $0 >= 0x80 }.count
+        if refused > 0 {
+            logger.error("the broker refused a subscription", [("broker", broker), ("refused", String(refused))], limitKey: "suback")
+        } else {
+            logger.info("subscribed", [("broker", broker), ("granted_qos", granted.map(String.init).joined(separator: ","))])
+        }
+    }
+
     package func mqttDisconnected(code: Int32, description: String) {
         if code != 0 {
             logger.warning("connection lost; reconnecting with backoff", [("broker", broker), ("reason", description)], limitKey: "disconnect")

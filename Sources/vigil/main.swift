@@ -1,1 +1,5 @@
-print("vigil")
+#if canImport(Glibc)
+import Glibc
+#endif
+
+exit(VigilCommand.run(Array(CommandLine.arguments.dropFirst())))

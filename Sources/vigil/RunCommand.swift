@@ -1,0 +1,146 @@
+import Dispatch
+import Foundation
+import Synchronization
+import VigilCore
+import VigilIO
+import VigilPipeline
+
+/// `vigil run --config PATH`: the service.
+struct RunCommand {
+    static let flags = [
+        Flag(name: "--config", valueName: "PATH", required: true),
+        Flag(name: "--log-level", valueName: "LEVEL", required: false),
+    ]
+    static let help = """
+        USAGE: vigil run --config PATH [--log-level LEVEL]
+
+        Connects to the configured MQTT broker (reconnecting with exponential backoff while it is away),
+        subscribes to the configured filters, scores every message per device and metric, and publishes each
+        anomaly event (firing, resolved) as JSON to the anomalies topic. One log line per event on stderr.
+        SIGINT or SIGTERM stops it cleanly: intake stops, the rings drain, pending events are published.
+        A second signal exits at once.
+
+        FLAGS:
+          --config PATH       The YAML configuration file (see config.yaml.example).
+          --log-level LEVEL   debug | info | warning | error; overrides log.level.
+
+        EXIT STATUS: 0 after a clean stop, 1 on a configuration or start-up error, 64 bad command line.
+        """
+
+    var options: Options
+
+    func run() -> Int32 {
+        let config: VigilConfig
+        let password: String?
+        do {
+            config = try VigilConfig.load(path: options["--config"]!)
+            password = try config.brokerPassword()
+        } catch {
+            printError(error.description)
+            return 1
+        }
+        var level = Logger.Level(name: config.log.level.rawValue) ?? .info
+        if let name = options["--log-level"] {
+            guard let override = Logger.Level(name: name) else {
+                printError("vigil: --log-level must be debug, info, warning or error (got '\(name)')")
+                return VigilCommand.usageError
+            }
+            level = override
+        }
+        let logger = Logger(level: level, format: config.log.format == .json ? .json : .text)
+        do {
+            let service = try Service(config: config, password: password, logger: logger)
+            return service.runUntilSignalled()
+        } catch {
+            logger.error("could not start", [("error", "\(error)")])
+            return 1
+        }
+    }
+}
+
+/// The running service: MQTT client → router → shard workers → anomaly publisher.
+final class Service: Sendable {
+    let config: VigilConfig
+    let logger: Logger
+    let client: MQTTClient
+    let pipeline: Pipeline
+    let publisher: AnomalyPublisher
+    private let stopping = Atomic<Bool>(false)
+
+    init(config: VigilConfig, password: String?, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        client = try MQTTClient(options: config.clientOptions(password: password))
+        publisher = AnomalyPublisher(
+            client: client, topic: config.outputs.mqtt.topic, qos: config.outputs.mqtt.qos,
+            retain: config.outputs.mqtt.retain, logger: logger
+        )
+        let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount)
+        let detection = config.detectionSettings()
+        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: publisher) { _ in
+            DetectionEngine(settings: detection, decoder: config.payloadDecoder())
+        }
+        logger.info("vigil \(BuildInfo.version) starting", [
+            ("broker", "\(config.broker.host):\(config.broker.port)"),
+            ("protocol", config.broker.protocolVersion.rawValue),
+            ("client_id", config.broker.clientID),
+            ("shards", String(settings.shards)),
+            ("ring_bytes", String(settings.ringCapacity)),
+            ("overflow", settings.overflow.rawValue),
+            ("filters", config.subscriptions.map(\.filter).joined(separator: ",")),
+        ])
+    }
+
+    /// Starts, then blocks the main thread serving signals until SIGINT/SIGTERM; returns the exit code.
+    func runUntilSignalled() -> Int32 {
+        let broker = "\(config.broker.host):\(config.broker.port)"
+        do {
+            try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
+        } catch {
+            logger.error("could not start the MQTT client", [("error", error.description)])
+            return 1
+        }
+        var sources: [any DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
+            source.setEventHandler { [self] in self.signalled(signalNumber) }
+            source.activate()
+            sources.append(source)
+        }
+        withExtendedLifetime(sources) { dispatchMain() }
+    }
+
+    private func signalled(_ signalNumber: Int32) {
+        guard !stopping.exchange(true, ordering: .relaxed) else {
+            logger.warning("second signal: exiting now")
+            exit(130)
+        }
+        logger.info("stopping", [("signal", signalNumber == SIGTERM ? "SIGTERM" : "SIGINT")])
+        // Off the main queue, so that a second signal is still served while we drain.
+        DispatchQueue.global().async { [self] in
+            exit(self.shutdown())
+        }
+    }
+
+    /// Stops intake, drains the rings, waits for pending publishes, disconnects. Returns the exit code.
+    func shutdown() -> Int32 {
+        client.unsubscribeAll()
+        pipeline.drain()
+        let flushed = client.waitForPublishes(timeout: 5)
+        client.stop()
+        let snapshot = pipeline.snapshot()
+        var fields: [(String, String)] = [
+            ("received", String(snapshot.received)), ("processed", String(snapshot.processed)),
+            ("samples", String(snapshot.samples)), ("devices", String(snapshot.devices)),
+            ("fired", String(snapshot.fired)), ("resolved", String(snapshot.resolved)),
+            ("published", String(publisher.publishedCount)), ("dropped", String(snapshot.droppedTotal)),
+        ]
+        for (reason, count) in snapshot.dropped.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            fields.append(("dropped_\(reason.label)", String(count)))
+        }
+        if !flushed { logger.warning("stopped with anomaly events not acknowledged by the broker", [("pending", String(client.unacknowledgedPublishes))]) }
+        logger.info("stopped", fields)
+        return 0
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import VigilIO
+
+/// `vigil COMMAND [FLAGS]`: picks the command, parses its flags, and returns the process exit code.
+enum VigilCommand {
+    /// sysexits.h: EX_USAGE for a command line that cannot be understood.
+    static let usageError: Int32 = 64
+
+    static let overview = """
+        vigil \(BuildInfo.version): watches IoT telemetry on an MQTT broker and raises anomalies as they happen.
+
+        USAGE: vigil COMMAND [FLAGS]
+
+        COMMANDS:
+          run            Subscribe to the configured broker, score every message, publish anomaly events.
+          check-config   Validate a configuration file; exit 0 when valid, 1 with every problem otherwise.
+          version        Print the version.
+
+        Run 'vigil COMMAND --help' for a command's flags.
+        """
+
+    static func run(_ arguments: [String]) -> Int32 {
+        guard let command = arguments.first else {
+            printError(overview)
+            return usageError
+        }
+        let rest = Array(arguments.dropFirst())
+        switch command {
+        case "-h", "--help", "help":
+            print(overview)
+            return 0
+        case "version", "--version":
+            print("vigil \(BuildInfo.version)")
+            return 0
+        case "run":
+            return parse(rest, help: RunCommand.help, flags: RunCommand.flags).map { RunCommand(options: $0).run() } ?? usageError
+        case "check-config":
+            return parse(rest, help: CheckConfigCommand.help, flags: CheckConfigCommand.flags).map { CheckConfigCommand(options: $0).run() } ?? usageError
+        default:
+            printError("vigil: unknown command '\(command)'\n\n\(overview)")
+            return usageError
+        }
+    }
+
+    /// Parses `--flag VALUE` / `--flag=VALUE` pairs; prints help and exits 0 for `--help`; nil on a usage error
+    /// (already reported).
+    static func parse(_ arguments: [String], help: String, flags: [Flag]) -> Options? {
+        var options = Options()
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--help" || argument == "-h" {
+                print(help)
+                exit(0)
+            }
+            var name = argument
+            var value: String? = nil
+            if let equals = argument.firstIndex(of: "="), argument.hasPrefix("--") {
+                name = String(argument[..<equals])
+                value = String(argument[argument.index(after: equals)...])
+            }
+            guard let flag = flags.first(where: { $0.name == name }) else {
+                printError("vigil: unknown flag '\(argument)'\n\n\(help)")
+                return nil
+            }
+            if value == nil {
+                index += 1
+                guard index < arguments.count else {
+                    printError("vigil: \(flag.name) needs a value (\(flag.valueName))")
+                    return nil
+                }
+                value = arguments[index]
+            }
+            options.values[flag.name] = value
+            index += 1
+        }
+        for flag in flags where flag.required && options.values[flag.name] == nil {
+            printError("vigil: \(flag.name) \(flag.valueName) is required\n\n\(help)")
+            return nil
+        }
+        return options
+    }
+}
+
+struct Flag {
+    var name: String
+    var valueName: String
+    var required: Bool
+}
+
+struct Options {
+    var values: [String: String] = [:]
+    subscript(_ name: String) -> String? { values[name] }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
