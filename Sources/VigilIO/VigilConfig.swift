@@ -1,0 +1,325 @@
+/// Vigil's configuration: every setting, typed, with its default.
+///
+/// Load it from YAML with ``load(path:)`` or ``parse(yaml:source:)``; `config.yaml.example` at the
+/// repository root lists every key with its default. Only `subscriptions` is required:
+///
+/// ```swift
+/// let config = try VigilConfig.parse(yaml: """
+///     subscriptions:
+///       - filter: "devices/+/telemetry"
+///         device: "devices/{device}/telemetry"
+///     """)
+/// // config.broker.port == 1883, config.pipeline.overflow == .block, ...
+/// ```
+package struct VigilConfig: Sendable, Equatable {
+    /// The MQTT broker to read telemetry from (`broker`).
+    package var broker: BrokerConfig
+    /// The topics to subscribe to and how to find the device in each (`subscriptions`).
+    package var subscriptions: [SubscriptionConfig]
+    /// How to decode telemetry payloads (`payload`).
+    package var payload: PayloadConfig
+    /// Shards, rings and their limits (`pipeline`).
+    package var pipeline: PipelineConfig
+    /// Detector parameters (`detectors`).
+    package var detectors: DetectorsConfig
+    /// When an anomaly episode fires and resolves (`episodes`).
+    package var episodes: EpisodesConfig
+    /// Where anomaly events go (`outputs`).
+    package var outputs: OutputsConfig
+    /// Logging (`log`).
+    package var log: LogConfig
+
+    /// Creates a configuration; every section but the subscriptions has a default.
+    package init(
+        broker: BrokerConfig = BrokerConfig(),
+        subscriptions: [SubscriptionConfig],
+        payload: PayloadConfig = PayloadConfig(),
+        pipeline: PipelineConfig = PipelineConfig(),
+        detectors: DetectorsConfig = DetectorsConfig(),
+        episodes: EpisodesConfig = EpisodesConfig(),
+        outputs: OutputsConfig = OutputsConfig(),
+        log: LogConfig = LogConfig()
+    ) {
+        self.broker = broker
+        self.subscriptions = subscriptions
+        self.payload = payload
+        self.pipeline = pipeline
+        self.detectors = detectors
+        self.episodes = episodes
+        self.outputs = outputs
+        self.log = log
+    }
+}
+
+/// The MQTT protocol version used to talk to the broker (`broker.protocol`).
+package enum MQTTProtocolVersion: String, Sendable, CaseIterable {
+    /// MQTT 5.
+    case v5 = "5"
+    /// MQTT 3.1.1.
+    case v311 = "3.1.1"
+}
+
+/// The broker connection (`broker`).
+package struct BrokerConfig: Sendable, Equatable {
+    /// Host name or address (`host`).
+    package var host: String
+    /// TCP port, 1...65535 (`port`).
+    package var port: Int
+    /// MQTT client identifier; not empty (`client_id`).
+    package var clientID: String
+    /// Protocol version (`protocol`).
+    package var protocolVersion: MQTTProtocolVersion
+    /// User name, if the broker wants one (`username`).
+    package var username: String?
+    /// Path of a file holding the password (`password_file`); the loader does not read it.
+    package var passwordFile: String?
+    /// Keep-alive interval in seconds, 5...65535 (`keepalive_s`).
+    package var keepaliveSeconds: Int
+    /// Start a clean session on connect (`clean_start`).
+    package var cleanStart: Bool
+    /// First reconnect delay in seconds, at least 1 (`reconnect_min_s`).
+    package var reconnectMinSeconds: Int
+    /// Longest reconnect delay in seconds, at least ``reconnectMinSeconds`` (`reconnect_max_s`).
+    package var reconnectMaxSeconds: Int
+
+    /// Creates a broker configuration; every field has a default.
+    package init(
+        host: String = "127.0.0.1",
+        port: Int = 1883,
+        clientID: String = "vigil",
+        protocolVersion: MQTTProtocolVersion = .v5,
+        username: String? = nil,
+        passwordFile: String? = nil,
+        keepaliveSeconds: Int = 30,
+        cleanStart: Bool = true,
+        reconnectMinSeconds: Int = 1,
+        reconnectMaxSeconds: Int = 30
+    ) {
+        self.host = host
+        self.port = port
+        self.clientID = clientID
+        self.protocolVersion = protocolVersion
+        self.username = username
+        self.passwordFile = passwordFile
+        self.keepaliveSeconds = keepaliveSeconds
+        self.cleanStart = cleanStart
+        self.reconnectMinSeconds = reconnectMinSeconds
+        self.reconnectMaxSeconds = reconnectMaxSeconds
+    }
+}
+
+/// One subscription (an item of `subscriptions`).
+package struct SubscriptionConfig: Sendable, Equatable {
+    /// The MQTT topic filter to subscribe to, such as `devices/+/telemetry` (`filter`).
+    package var filter: String
+    /// The topic template that names the device, such as `devices/{device}/telemetry` (`device`).
+    ///
+    /// Exactly one level is `{device}`; the others are literals, `+`, or a final `#`.
+    package var device: String
+    /// Subscription QoS, 0 or 1 (`qos`).
+    package var qos: Int
+
+    /// Creates a subscription.
+    package init(filter: String, device: String, qos: Int = 1) {
+        self.filter = filter
+        self.device = device
+        self.qos = qos
+    }
+}
+
+/// The payload encoding (`payload.format`).
+package enum PayloadFormat: String, Sendable, CaseIterable {
+    /// A JSON object per message.
+    case json
+}
+
+/// How the payload's timestamp field is written (`payload.timestamp_unit`).
+///
+/// Named with a `Config` prefix so it does not clash with VigilCore's own timestamp unit type.
+package enum ConfigTimestampUnit: String, Sendable, CaseIterable {
+    /// Guess from the value: ISO 8601 text, or a number in seconds or milliseconds by magnitude.
+    case auto
+    /// Seconds since the Unix epoch.
+    case seconds = "s"
+    /// Milliseconds since the Unix epoch.
+    case milliseconds = "ms"
+    /// ISO 8601 text.
+    case iso8601
+}
+
+/// Payload decoding (`payload`).
+package struct PayloadConfig: Sendable, Equatable {
+    /// The payload encoding (`format`).
+    package var format: PayloadFormat
+    /// Dotted name of the event-time field, such as `ts` or `meta.time`; `nil` uses the receive
+    /// time (`timestamp_field`).
+    package var timestampField: String?
+    /// How the timestamp field is written (`timestamp_unit`).
+    package var timestampUnit: ConfigTimestampUnit
+    /// Largest payload accepted, in bytes, 1...16777216 (`max_bytes`).
+    package var maxBytes: Int
+    /// Deepest nesting accepted, 1...64 (`max_depth`).
+    package var maxDepth: Int
+    /// Most fields read from one payload, 1...4096 (`max_fields`).
+    package var maxFields: Int
+
+    /// Creates a payload configuration; every field has a default.
+    package init(
+        format: PayloadFormat = .json,
+        timestampField: String? = nil,
+        timestampUnit: ConfigTimestampUnit = .auto,
+        maxBytes: Int = 65536,
+        maxDepth: Int = 8,
+        maxFields: Int = 64
+    ) {
+        self.format = format
+        self.timestampField = timestampField
+        self.timestampUnit = timestampUnit
+        self.maxBytes = maxBytes
+        self.maxDepth = maxDepth
+        self.maxFields = maxFields
+    }
+}
+
+/// What a shard's producer does when the shard's ring is full (`pipeline.overflow`).
+///
+/// Named with a `Config` prefix so it does not clash with VigilPipeline's own policy type.
+package enum ConfigOverflowPolicy: String, Sendable, CaseIterable {
+    /// Wait for room: back-pressure onto the broker connection.
+    case block
+    /// Drop the message and count it.
+    case drop
+}
+
+/// Shards and rings (`pipeline`).
+package struct PipelineConfig: Sendable, Equatable {
+    /// Number of shards, 0...256; 0 means one per core (`shards`).
+    package var shards: Int
+    /// Bytes per shard ring: a power of two, at least 4096 and at least 4 × ``PayloadConfig/maxBytes``
+    /// (`ring_capacity`).
+    package var ringCapacity: Int
+    /// What to do when a ring is full (`overflow`).
+    package var overflow: ConfigOverflowPolicy
+    /// Most devices tracked per shard, at least 1; the idlest is evicted beyond it (`max_devices`).
+    package var maxDevices: Int
+
+    /// Creates a pipeline configuration; every field has a default.
+    package init(
+        shards: Int = 0,
+        ringCapacity: Int = 4_194_304,
+        overflow: ConfigOverflowPolicy = .block,
+        maxDevices: Int = 100_000
+    ) {
+        self.shards = shards
+        self.ringCapacity = ringCapacity
+        self.overflow = overflow
+        self.maxDevices = maxDevices
+    }
+}
+
+/// Detector parameters (`detectors`).
+package struct DetectorsConfig: Sendable, Equatable {
+    /// The EWMA detector (`ewma`).
+    package var ewma: EWMADetectorConfig
+
+    /// Creates a detectors configuration.
+    package init(ewma: EWMADetectorConfig = EWMADetectorConfig()) {
+        self.ewma = ewma
+    }
+}
+
+/// The exponentially weighted moving average detector (`detectors.ewma`).
+package struct EWMADetectorConfig: Sendable, Equatable {
+    /// Half-life of the moving mean and variance, in samples; greater than 0 (`half_life`).
+    package var halfLife: Double
+    /// Samples seen before the detector scores, at least 2 (`warmup`).
+    package var warmup: Int
+    /// Score at or above which a sample counts as anomalous, strictly between 0 and 1 (`threshold`).
+    package var threshold: Double
+    /// Absolute floor on the standard deviation, at least 0 (`min_std`).
+    package var minStd: Double
+
+    /// Creates an EWMA configuration; every field has a default.
+    package init(halfLife: Double = 50, warmup: Int = 30, threshold: Double = 0.9999, minStd: Double = 1e-6) {
+        self.halfLife = halfLife
+        self.warmup = warmup
+        self.threshold = threshold
+        self.minStd = minStd
+    }
+}
+
+/// When episodes fire and resolve (`episodes`).
+package struct EpisodesConfig: Sendable, Equatable {
+    /// Consecutive samples at or above the threshold that fire an episode, at least 1 (`fire_after`).
+    package var fireAfter: Int
+    /// Consecutive samples below the threshold that resolve it, at least 1 (`resolve_after`).
+    package var resolveAfter: Int
+
+    /// Creates an episodes configuration; every field has a default.
+    package init(fireAfter: Int = 1, resolveAfter: Int = 3) {
+        self.fireAfter = fireAfter
+        self.resolveAfter = resolveAfter
+    }
+}
+
+/// Where anomaly events go (`outputs`).
+package struct OutputsConfig: Sendable, Equatable {
+    /// Publishing anomaly events to the broker (`mqtt`).
+    package var mqtt: MQTTOutputConfig
+
+    /// Creates an outputs configuration.
+    package init(mqtt: MQTTOutputConfig = MQTTOutputConfig()) {
+        self.mqtt = mqtt
+    }
+}
+
+/// Publishing anomaly events over MQTT (`outputs.mqtt`).
+package struct MQTTOutputConfig: Sendable, Equatable {
+    /// Topic to publish to; `{device}` is replaced by the device id; no `+` or `#` (`topic`).
+    package var topic: String
+    /// Publish QoS, 0...2 (`qos`).
+    package var qos: Int
+    /// Publish with the retain flag (`retain`).
+    package var retain: Bool
+
+    /// Creates an MQTT output configuration; every field has a default.
+    package init(topic: String = "vigil/anomalies/{device}", qos: Int = 1, retain: Bool = false) {
+        self.topic = topic
+        self.qos = qos
+        self.retain = retain
+    }
+}
+
+/// Logging (`log`).
+package struct LogConfig: Sendable, Equatable {
+    /// The lowest level written (`log.level`).
+    package enum Level: String, Sendable, CaseIterable {
+        /// Everything, including per-message detail.
+        case debug
+        /// Normal operation.
+        case info
+        /// Problems Vigil works around.
+        case warning
+        /// Problems Vigil cannot work around.
+        case error
+    }
+
+    /// How log lines are written (`log.format`).
+    package enum Format: String, Sendable, CaseIterable {
+        /// Human-readable lines.
+        case text
+        /// One JSON object per line.
+        case json
+    }
+
+    /// The lowest level written (`level`).
+    package var level: Level
+    /// How log lines are written (`format`).
+    package var format: Format
+
+    /// Creates a log configuration; every field has a default.
+    package init(level: Level = .info, format: Format = .text) {
+        self.level = level
+        self.format = format
+    }
+}
