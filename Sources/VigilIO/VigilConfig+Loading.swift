@@ -190,7 +190,7 @@ private struct ConfigDecoder {
         config.subscriptions = decodeSubscriptions(top)
         let payload = section(top["payload"], known: PayloadKeys.all)
         let maxBytesValid = payload.map { decodePayload($0, into: &config.payload) } ?? true
-        let pipeline = section(top["pipeline"], known: ["shards", "ring_capacity", "overflow", "max_devices"])
+        let pipeline = section(top["pipeline"], known: ["shards", "ring_capacity", "overflow", "max_devices", "max_metrics_per_device", "max_metric_names"])
         let ringCapacityValid = pipeline.map { decodePipeline($0, into: &config.pipeline) } ?? true
         if ringCapacityValid, maxBytesValid {
             checkRingCapacity(config, ringField: pipeline?["ring_capacity"], maxBytesField: payload?["max_bytes"])
@@ -332,6 +332,8 @@ private struct ConfigDecoder {
         }
         read(&config.overflow, pipeline["overflow"])
         read(&config.maxDevices, pipeline["max_devices"], range: 1...)
+        read(&config.maxMetricsPerDevice, pipeline["max_metrics_per_device"], range: 1...)
+        read(&config.maxMetricNames, pipeline["max_metric_names"], range: 1...)
         return ringValid
     }
 

@@ -55,7 +55,7 @@ extension VigilConfig {
     package func brokerPassword(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> String? {
         if let path = broker.passwordFile {
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                throw ConfigError(source: path, issues: [.init(key: "broker.password_file", line: nil, message: "cannot read the password file '\(path)'")])
+                throw ConfigError(source: path, issues: [.init(kind: .unreadableFile, key: "broker.password_file", line: nil, message: "cannot read the password file '\(path)'")])
             }
             return String(text.reversed().drop(while: { $0 == "\n" || $0 == "\r" }).reversed())
         }

@@ -200,20 +200,30 @@ package struct PipelineConfig: Sendable, Equatable {
     package var ringCapacity: Int
     /// What to do when a ring is full (`overflow`).
     package var overflow: ConfigOverflowPolicy
-    /// Most devices tracked per shard, at least 1; the idlest is evicted beyond it (`max_devices`).
+    /// Most devices tracked per shard, at least 1; messages from further devices are counted under
+    /// `device_limit` and dropped (`max_devices`).
     package var maxDevices: Int
+    /// Most distinct metrics kept per device, at least 1; further metric names of that device are counted
+    /// under `metric_limit` (`max_metrics_per_device`).
+    package var maxMetricsPerDevice: Int
+    /// Most distinct metric names per shard over all its devices, at least 1 (`max_metric_names`).
+    package var maxMetricNames: Int
 
     /// Creates a pipeline configuration; every field has a default.
     package init(
         shards: Int = 0,
         ringCapacity: Int = 4_194_304,
         overflow: ConfigOverflowPolicy = .block,
-        maxDevices: Int = 100_000
+        maxDevices: Int = 100_000,
+        maxMetricsPerDevice: Int = 64,
+        maxMetricNames: Int = 10_000
     ) {
         self.shards = shards
         self.ringCapacity = ringCapacity
         self.overflow = overflow
         self.maxDevices = maxDevices
+        self.maxMetricsPerDevice = maxMetricsPerDevice
+        self.maxMetricNames = maxMetricNames
     }
 }
 

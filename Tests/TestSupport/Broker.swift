@@ -17,14 +17,16 @@ package final class Broker: @unchecked Sendable {
 
     /// Starts mosquitto with `extraConfig` lines appended to a loopback listener on a free port, and returns
     /// once it accepts connections (or throws after `timeout` seconds, with its log).
-    package init(extraConfig: [String] = [], timeout: Double = 10) throws {
+    /// - Parameter port: a given port (to restart a broker where clients expect it), or nil for a free one.
+    package init(port requestedPort: Int? = nil, extraConfig: [String] = [], timeout: Double = 10) throws {
         let executable = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let executable else {
             throw StartError(description: "mosquitto is not installed (run `make test`, which installs it)")
         }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-broker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try FreePort.find()
+        let port = try requestedPort ?? FreePort.find()
+        self.port = port
         let config = [
             "listener \(port) 127.0.0.1",
             "allow_anonymous true",

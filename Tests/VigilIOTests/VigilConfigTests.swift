@@ -124,6 +124,8 @@ import VigilIO
               ring_capacity: 65536
               overflow: drop
               max_devices: 5000
+              max_metrics_per_device: 8
+              max_metric_names: 300
             detectors:
               ewma:
                 half_life: 12.5
@@ -167,7 +169,9 @@ import VigilIO
                 maxDepth: 4,
                 maxFields: 16
             ),
-            pipeline: PipelineConfig(shards: 4, ringCapacity: 65536, overflow: .drop, maxDevices: 5000),
+            pipeline: PipelineConfig(
+                shards: 4, ringCapacity: 65536, overflow: .drop, maxDevices: 5000, maxMetricsPerDevice: 8, maxMetricNames: 300
+            ),
             detectors: DetectorsConfig(
                 ewma: EWMADetectorConfig(halfLife: 12.5, warmup: 10, threshold: 0.999, minStd: 0.01)
             ),
@@ -276,7 +280,7 @@ import VigilIO
             "host", "port", "client_id", "protocol", "username", "password_file", "keepalive_s", "clean_start",
             "reconnect_min_s", "reconnect_max_s", "filter", "device", "qos", "format", "timestamp_field",
             "timestamp_unit", "max_bytes", "max_depth", "max_fields", "shards", "ring_capacity", "overflow",
-            "max_devices", "half_life", "warmup", "threshold", "min_std", "fire_after", "resolve_after", "topic",
+            "max_devices", "max_metrics_per_device", "max_metric_names", "half_life", "warmup", "threshold", "min_std", "fire_after", "resolve_after", "topic",
             "retain", "level",
         ]
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -634,6 +638,8 @@ import VigilIO
         RangeCase(section: "pipeline", key: "shards", value: "257", message: "must be between 0 and 256, got 257"),
         RangeCase(section: "pipeline", key: "ring_capacity", value: "2048", message: "must be at least 4096, got 2048"),
         RangeCase(section: "pipeline", key: "max_devices", value: "0", message: "must be at least 1, got 0"),
+        RangeCase(section: "pipeline", key: "max_metrics_per_device", value: "0", message: "must be at least 1, got 0"),
+        RangeCase(section: "pipeline", key: "max_metric_names", value: "0", message: "must be at least 1, got 0"),
         RangeCase(section: "episodes", key: "fire_after", value: "0", message: "must be at least 1, got 0"),
         RangeCase(section: "episodes", key: "resolve_after", value: "0", message: "must be at least 1, got 0"),
     ])
