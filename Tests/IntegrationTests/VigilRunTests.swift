@@ -16,7 +16,7 @@ struct VigilRunTests {
               reconnect_min_s: 1
               reconnect_max_s: 2
             subscriptions:
-              - filter: "devices/+/telemetry"
+              - filter: "devices/#"
                 device: "devices/{device}/telemetry"
             payload:
               timestamp_field: "ts"
@@ -64,7 +64,7 @@ struct VigilRunTests {
         // Bad input in the same stream, for the same device: each is counted and dropped, none fires.
         let bad = ["{not json", "{\"temperature\": NaN}", "{\"temperature\": 1e999}", "{\"temperature\": 20.1", "", "[1,2]"]
         for payload in bad { try publisher.publish(topic: "devices/d-1/telemetry", payload: payload, qos: 1) }
-        try publisher.publish(topic: "not/a/device/topic", payload: "{\"temperature\": 99}", qos: 1)
+        try publisher.publish(topic: "devices/d-1/status", payload: "{\"temperature\": 99}", qos: 1)
         let spikeTime = Int64((start + 200) * 1000)
         try publisher.publish(topic: "devices/d-1/telemetry", payload: "{\"ts\": \(spikeTime), \"temperature\": 80, \"meta\": {\"rssi\": -60}}", qos: 1)
 

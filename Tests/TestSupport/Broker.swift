@@ -5,11 +5,10 @@ package import Foundation
 /// Fails loudly when mosquitto is not installed: `make test` installs it, and a skipped broker test would
 /// hide exactly the failures these tests exist for.
 package final class Broker: @unchecked Sendable {
-    // @unchecked: `process` is set once in init and only read afterwards; `Process` itself is thread-safe
-    // for `terminate()` and `waitUntilExit()`.
+    // @unchecked: `process` is set once in init; the child it wraps is signalled and reaped once.
     package let port: Int
     package let directory: URL
-    private let process: Process
+    private let process: SpawnedProcess
 
     package struct StartError: Error, CustomStringConvertible {
         package var description: String
@@ -42,12 +41,7 @@ package final class Broker: @unchecked Sendable {
         ] + extraConfig
         let configURL = directory.appendingPathComponent("mosquitto.conf")
         try (config.joined(separator: "\n") + "\n").write(to: configURL, atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-c", configURL.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try SpawnedProcess(executable: executable, arguments: ["-c", configURL.path])
         let deadline = Date().addingTimeInterval(timeout)
         while !FreePort.accepts(port: port) {
             guard process.isRunning, Date() < deadline else {
@@ -63,19 +57,13 @@ package final class Broker: @unchecked Sendable {
 
     /// Stops the broker (SIGTERM, then waits) and removes its folder. Idempotent.
     package func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        process.stop(signal: SIGTERM)
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// Kills the broker abruptly (SIGKILL), to test reconnects.
     package func kill() {
-        if process.isRunning {
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.stop(signal: SIGKILL)
     }
 }
 
@@ -113,6 +101,62 @@ package enum FreePort {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
+        }
+    }
+}
+
+/// A child started with `posix_spawn` and a clean signal state.
+///
+/// Foundation's `Process` passes on the parent's signal mask, and the test runner blocks SIGTERM and SIGINT:
+/// a mosquitto started that way never sees the SIGTERM that should stop it. Here the child gets an empty mask
+/// and default handlers.
+final class SpawnedProcess: @unchecked Sendable {
+    // @unchecked: `pid` is set in init; `reaped` is only touched under `lock`.
+    private let pid: pid_t
+    private let lock = NSLock()
+    private var reaped = false
+
+    init(executable: String, arguments: [String]) throws {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard rc == 0 else { throw Broker.StartError(description: "posix_spawn \(executable): \(String(cString: strerror(rc)))") }
+        self.pid = pid
+    }
+
+    deinit { stop(signal: SIGKILL) }
+
+    var isRunning: Bool {
+        lock.withLock {
+            if !reaped && waitpid(pid, nil, WNOHANG) == pid { reaped = true }
+            return !reaped
+        }
+    }
+
+    /// Sends `signal` and reaps the child (idempotent).
+    func stop(signal: Int32) {
+        lock.withLock {
+            guard !reaped else { return }
+            kill(pid, signal)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            reaped = true
         }
     }
 }
