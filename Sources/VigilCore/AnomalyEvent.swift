@@ -33,8 +33,9 @@ package struct AnomalyEvent: Sendable, Equatable {
     /// The detector profile that judged it.
     package var profile: String
 
-    /// Detection event time − onset, in milliseconds.
-    package var timeToDetectMs: Double { (detected - onset) * 1000 }
+    /// Detection event time − onset, in milliseconds (rounded to the microsecond: event times are doubles
+    /// of epoch seconds, whose last bits are noise at this scale).
+    package var timeToDetectMs: Double { ((detected - onset) * 1_000_000).rounded() / 1000 }
 
     /// The event as one JSON object; `latencyMs` is receive → publish wall time, known only when publishing.
     package func json(latencyMs: Double?) -> String {

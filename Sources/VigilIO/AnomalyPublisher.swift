@@ -50,7 +50,7 @@ package final class AnomalyPublisher: PipelineObserver {
         logger.info("anomaly \(event.state.rawValue)", [
             ("device", event.device), ("metric", event.metric), ("detector", event.detector),
             ("score", JSONWriter.number(event.score)), ("value", JSONWriter.number(event.value)),
-            ("ttd_ms", JSONWriter.number(event.timeToDetectMs)), ("latency_ms", String(format2: latencyMs)),
+            ("ttd_ms", String(format2: event.timeToDetectMs)), ("latency_ms", String(format2: latencyMs)),
             ("explanation", event.explanation),
         ])
     }

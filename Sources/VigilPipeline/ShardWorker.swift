@@ -141,6 +141,10 @@ package final class ShardWorker: Sendable {
         queue.sync { engine.withLock { body(&$0) } }
     }
 
+    /// Holds the worker: records queue up in the ring until ``resume()``. For tests of full rings.
+    package func suspend() { queue.suspend() }
+    package func resume() { queue.resume() }
+
     /// Processes everything already in the ring, returning when it is empty. Call once intake has stopped.
     package func flush() {
         queue.sync { drain() }

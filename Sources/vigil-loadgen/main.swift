@@ -182,7 +182,8 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
         if wait > 0.0005 { usleep(UInt32(wait * 1e6)) }
         let index = sent % options.devices
         let device = "d-\(index)"
-        let time = Date().timeIntervalSince1970
+        // The payload's "ts" has millisecond resolution; the ground truth uses the very same instant.
+        let time = (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000
         var temperature = 21 + 2 * sin(2 * .pi * elapsed / 60 + phases[index]) + 0.3 * random.gaussian()
         var humidity = 45 + 1.0 * random.gaussian()
         var voltage = 3.7 - elapsed * 0.0001 + 0.01 * random.gaussian()
@@ -205,7 +206,7 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
                 try (line.finish() + "\n").write(toFile: path, atomically: true, encoding: .utf8)
             }
         }
-        let payload = "{\"ts\":\(Int64(time * 1000)),\"temperature\":\(format(temperature, 2)),"
+        let payload = "{\"ts\":\(Int64((time * 1000).rounded())),\"temperature\":\(format(temperature, 2)),"
             + "\"humidity\":\(format(humidity, 2)),\"battery\":{\"voltage\":\(format(voltage, 3))}}"
         try publisher.publish(topic: "devices/\(device)/telemetry", payload: payload, qos: 0)
         sent += 1

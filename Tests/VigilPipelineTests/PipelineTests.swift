@@ -1,0 +1,144 @@
+import Foundation
+import Synchronization
+import Testing
+import VigilCore
+import VigilPipeline
+
+/// Records what the pipeline reports.
+final class RecordingObserver: PipelineObserver {
+    let events = Mutex<[AnomalyEvent]>([])
+    let drops = Mutex<[DropReason: Int]>([:])
+
+    func anomaly(_ event: AnomalyEvent) { events.withLock { $0.append(event) } }
+    func dropped(_ reason: DropReason, shard: Int, device: UnsafeRawBufferPointer, offset: Int?) {
+        drops.withLock { $0[reason, default: 0] += 1 }
+    }
+}
+
+@Suite struct PipelineTests {
+    static let template = try! TopicTemplate("devices/{device}/telemetry")
+
+    static func makePipeline(shards: Int, ringCapacity: Int = 1 << 20, overflow: OverflowPolicy = .block, observer: RecordingObserver) -> Pipeline {
+        let settings = PipelineSettings(shards: shards, ringCapacity: ringCapacity, overflow: overflow, maxPayloadBytes: 1024, batchSize: 64)
+        let detection = DetectionSettings(ewma: .init(halfLife: 20, warmup: 10, threshold: 0.9999))
+        return Pipeline(settings: settings, templates: [template], observer: observer) { _ in
+            DetectionEngine(settings: detection, decoder: PayloadDecoder(limits: PayloadLimits(), timestampField: "ts", timestampUnit: .seconds))
+        }
+    }
+
+    static func route(_ pipeline: Pipeline, device: String, payload: String) {
+        var topic = "devices/\(device)/telemetry"
+        var payload = payload
+        topic.withUTF8 { topic in
+            payload.withUTF8 { payload in
+                pipeline.router.route(topic: UnsafeRawBufferPointer(topic), payload: UnsafeRawBufferPointer(payload), receivedAtNanos: 1)
+            }
+        }
+    }
+
+    /// Device `d`'s value at step `t`: quiet, except a spike at step 150 for every tenth device.
+    static func value(device: Int, step: Int) -> Double {
+        step == 150 && device % 10 == 0 ? 1000 : 50 + Double((device * 7 + step * 13) % 11) / 10
+    }
+
+    @Test(arguments: [1, 2, 4])
+    func everyMessageIsProcessedOnceAndEachDeviceLivesOnOneShard(shards: Int) {
+        let observer = RecordingObserver()
+        let pipeline = Self.makePipeline(shards: shards, observer: observer)
+        let devices = 200
+        for step in 0..<200 {
+            for device in 0..<devices {
+                Self.route(pipeline, device: "d-\(device)", payload: "{\"ts\": \(1000 + step), \"v\": \(Self.value(device: device, step: step))}")
+            }
+        }
+        pipeline.drain()
+        let snapshot = pipeline.snapshot()
+        #expect(snapshot.received == 200 * devices)
+        #expect(snapshot.processed == 200 * devices)
+        #expect(snapshot.samples == 200 * devices)
+        #expect(snapshot.droppedTotal == 0)
+        // Had a device's messages reached two shards, both would count it.
+        #expect(snapshot.devices == devices)
+        let fired = observer.events.withLock { $0.filter { $0.state == .firing } }
+        #expect(Set(fired.map(\.device)) == Set(stride(from: 0, to: devices, by: 10).map { "d-\($0)" }))
+        #expect(fired.allSatisfy { $0.detected == 1150 && $0.value == 1000 })
+    }
+
+    @Test func theSameInputGivesTheSameEventsForAnyShardCount() {
+        func run(shards: Int) -> [String] {
+            let observer = RecordingObserver()
+            let pipeline = Self.makePipeline(shards: shards, observer: observer)
+            for step in 0..<300 {
+                for device in 0..<50 {
+                    Self.route(pipeline, device: "d-\(device)", payload: "{\"ts\": \(step), \"v\": \(Self.value(device: device, step: step))}")
+                }
+            }
+            pipeline.drain()
+            return observer.events.withLock { $0.map { "\($0.device) \($0.metric) \($0.state) \($0.detected) \($0.score)" }.sorted() }
+        }
+        let one = run(shards: 1)
+        #expect(!one.isEmpty)
+        #expect(run(shards: 3) == one)
+    }
+
+    @Test func dropPolicyCountsWhatDoesNotFit() {
+        let observer = RecordingObserver()
+        // A tiny ring and a held worker: what does not fit is dropped, and every drop is counted.
+        let pipeline = Self.makePipeline(shards: 1, ringCapacity: 4096, overflow: .drop, observer: observer)
+        let sent = 1000
+        pipeline.workers[0].suspend()
+        for step in 0..<sent { Self.route(pipeline, device: "d-\(step % 100)", payload: "{\"ts\": \(step), \"v\": 1.5}") }
+        let held = pipeline.snapshot().ringDepth[0]
+        #expect(held > 50 && held < 100)  // 4096 bytes hold ~85 records of 24 + 3 + 19..22 bytes, 8-aligned
+        #expect(pipeline.snapshot().dropped[.ringFull] == sent - held)
+        pipeline.workers[0].resume()
+        pipeline.drain()
+        let snapshot = pipeline.snapshot()
+        let ringFull = snapshot.dropped[.ringFull] ?? 0
+        #expect(ringFull > 0)
+        #expect(snapshot.processed + ringFull == sent)
+        #expect(observer.drops.withLock { $0[.ringFull] } == ringFull)
+    }
+
+    @Test func blockPolicyLosesNothing() {
+        let observer = RecordingObserver()
+        let pipeline = Self.makePipeline(shards: 2, ringCapacity: 4096, overflow: .block, observer: observer)
+        let sent = 20_000
+        for step in 0..<sent { Self.route(pipeline, device: "d-\(step % 100)", payload: "{\"ts\": \(step), \"v\": 1.5}") }
+        pipeline.drain()
+        let snapshot = pipeline.snapshot()
+        #expect(snapshot.processed == sent)
+        #expect(snapshot.droppedTotal == 0)
+    }
+
+    @Test func badInputIsCountedByReason() {
+        let observer = RecordingObserver()
+        let pipeline = Self.makePipeline(shards: 2, observer: observer)
+        Self.route(pipeline, device: "a", payload: "{\"v\": ")
+        Self.route(pipeline, device: "a", payload: "not json")
+        Self.route(pipeline, device: "b", payload: "{\"v\": NaN}")
+        Self.route(pipeline, device: "b", payload: String(repeating: "x", count: 2000))  // over maxPayloadBytes
+        var topic = "elsewhere/x"
+        var payload = "{\"v\": 1}"
+        topic.withUTF8 { t in payload.withUTF8 { p in pipeline.router.route(topic: UnsafeRawBufferPointer(t), payload: UnsafeRawBufferPointer(p), receivedAtNanos: 1) } }
+        pipeline.drain()
+        let dropped = pipeline.snapshot().dropped
+        #expect(dropped == [.truncated: 1, .notJSON: 1, .syntax: 1, .oversized: 1, .topicMismatch: 1])
+        #expect(observer.events.withLock { $0.isEmpty })
+    }
+
+    @Test func theDeviceCapRejectsNewDevicesAndCountsThem() {
+        let observer = RecordingObserver()
+        let settings = PipelineSettings(shards: 1, ringCapacity: 1 << 16, overflow: .block, maxPayloadBytes: 1024)
+        let pipeline = Pipeline(settings: settings, templates: [Self.template], observer: observer) { _ in
+            DetectionEngine(settings: DetectionSettings(maxDevices: 3), decoder: PayloadDecoder(limits: PayloadLimits(), timestampField: nil, timestampUnit: .auto))
+        }
+        for device in 0..<5 { Self.route(pipeline, device: "d-\(device)", payload: "{\"v\": 1}") }
+        Self.route(pipeline, device: "d-0", payload: "{\"v\": 1}")
+        pipeline.drain()
+        let snapshot = pipeline.snapshot()
+        #expect(snapshot.devices == 3)
+        #expect(snapshot.processed == 6)
+        #expect(snapshot.dropped == [.deviceLimit: 2])
+    }
+}
