@@ -2,31 +2,19 @@ import Foundation
 
 /// What the engine needs to know, from the configuration.
 package struct DetectionSettings: Sendable, Equatable {
-    package var ewma: EWMADetector.Parameters
-    package var episodes: EpisodeTracker.Policy
+    package var profile: DetectorProfile
     /// Devices tracked by one engine (one shard); a new device past the cap is rejected and counted.
     package var maxDevices: Int
     /// Distinct metrics kept per device; further metric names of that device are counted and ignored.
     package var maxMetricsPerDevice: Int
     /// Distinct metric names per engine, over all its devices.
     package var maxMetricNames: Int
-    /// The profile name reported in events.
-    package var profile: String
 
-    package init(
-        ewma: EWMADetector.Parameters = .init(),
-        episodes: EpisodeTracker.Policy = .init(),
-        maxDevices: Int = 100_000,
-        maxMetricsPerDevice: Int = 64,
-        maxMetricNames: Int = 10_000,
-        profile: String = "default"
-    ) {
-        self.ewma = ewma
-        self.episodes = episodes
+    package init(profile: DetectorProfile = .init(), maxDevices: Int = 100_000, maxMetricsPerDevice: Int = 64, maxMetricNames: Int = 10_000) {
+        self.profile = profile
         self.maxDevices = maxDevices
         self.maxMetricsPerDevice = maxMetricsPerDevice
         self.maxMetricNames = maxMetricNames
-        self.profile = profile
     }
 }
 
@@ -63,41 +51,84 @@ package struct ProcessResult: Sendable, Equatable {
 
 /// Decodes messages and runs the detectors of every device of one shard.
 ///
-/// Deterministic and single-threaded: one shard worker owns one engine and feeds it in ring order.
-/// Detectors run on event time (the payload's timestamp when present, else receive time), so a replay at any
-/// speed decides exactly as live traffic did.
+/// Deterministic and single-threaded: one shard worker owns one engine and feeds it in ring order. Metric
+/// detectors run on event time (the payload's timestamp when present, else receive time), so a replay at any
+/// speed decides exactly as live traffic did; device detectors (rate, silence) run on receive time, which a
+/// replay takes from the recording.
+///
+/// ## State
+/// Devices are interned to dense indices (``ByteInterner``) and their state sits in one contiguous array;
+/// each device keeps a small array of its metrics. Scoring a sample of a known device and metric allocates
+/// nothing. ``MetricState`` is at most 256 bytes with the default profile (see ``metricStateBytes``).
 package struct DetectionEngine {
-    private struct MetricState {
+    struct MetricState {
         var metric: Int32
         var ewma = EWMADetector()
-        var episode = EpisodeTracker()
+        var change = CUSUMDetector()
+        var flatline = FlatlineDetector()
+        var seasonal: SeasonalDetector? = nil
+        /// One per metric detector, indexed by `DetectorKind.rawValue` (ewma, change, seasonal, flatline).
+        var episodes = (EpisodeTracker(), EpisodeTracker(), EpisodeTracker(), EpisodeTracker())
     }
 
-    private struct DeviceState {
+    struct DeviceState {
         var metrics: [MetricState] = []
+        var rate = RateDetector()
+        var silence = SilenceDetector()
+        var size = EWMADetector()
+        var rateEpisode = EpisodeTracker()
+        var sizeEpisode = EpisodeTracker()
+        /// Set while a silence episode is open: (onset, detection) event times.
+        var silentSince: Double? = nil
         var lastEventTime = 0.0
+        var lastReceiveTime = 0.0
         var messages = 0
     }
+
+    /// Bytes of detector and episode state per (device, metric): the figure issue 3 bounds at 256.
+    package static var metricStateBytes: Int { MemoryLayout<MetricState>.stride }
 
     package let settings: DetectionSettings
     private var decoder: PayloadDecoder
     private var devices = ByteInterner(expectedCount: 1024)
     private var metricNames = ByteInterner(expectedCount: 64)
     private var states: [DeviceState] = []
-    private let alpha: Double
+    /// Per metric name: whether the profile judges it.
+    private var metricSelected: [Bool] = []
+    private let profile: DetectorProfile
     private let thresholdZ: Double
+    private let alphas: (ewma: Double, flatline: Double, rate: Double, silence: Double, size: Double)
 
     package init(settings: DetectionSettings, decoder: PayloadDecoder) {
         self.settings = settings
         self.decoder = decoder
-        self.alpha = settings.ewma.alpha
-        self.thresholdZ = settings.ewma.thresholdZ
+        self.profile = settings.profile
+        self.thresholdZ = settings.profile.thresholdZ
+        alphas = (
+            settings.profile.ewma.alpha, settings.profile.flatline?.alpha ?? 0, settings.profile.rate?.alpha ?? 0,
+            settings.profile.silence?.alpha ?? 0, settings.profile.payloadSize?.baseline.alpha ?? 0
+        )
     }
 
     /// Devices tracked.
     package var deviceCount: Int { devices.count }
 
-    /// Decodes one message of `device` and scores each of its metrics; `emit` receives every state change.
+    /// Devices whose baselines are not yet trustworthy: some metric has not finished its warm-up.
+    package var warmingDeviceCount: Int {
+        states.reduce(0) { count, device in
+            count + (device.metrics.isEmpty || device.metrics.contains { !$0.ewma.isWarm(profile.ewma) } ? 1 : 0)
+        }
+    }
+
+    /// Whether `device` is still warming up (nil when unknown).
+    package func isWarming(_ device: String) -> Bool? {
+        var device = device
+        guard let index = device.withUTF8({ devices.index(of: UnsafeRawBufferPointer($0)) }) else { return nil }
+        let state = states[index]
+        return state.metrics.isEmpty || state.metrics.contains { !$0.ewma.isWarm(profile.ewma) }
+    }
+
+    /// Decodes one message of `device` and scores it; `emit` receives every state change.
     package mutating func process(
         device: UnsafeRawBufferPointer,
         payload: UnsafeRawBufferPointer,
@@ -122,97 +153,212 @@ package struct DetectionEngine {
             deviceIndex = devices.insert(device).index
             states.append(DeviceState())
         }
-        let eventTime = decoder.eventTime ?? Double(receivedAtNanos) / 1e9
+        let receiveTime = Double(receivedAtNanos) / 1e9
+        let eventTime = decoder.eventTime ?? receiveTime
         states[deviceIndex].lastEventTime = eventTime
+        states[deviceIndex].lastReceiveTime = receiveTime
         states[deviceIndex].messages += 1
+        var context = EventContext(device: deviceIndex, eventTime: eventTime, receivedAtNanos: receivedAtNanos)
+        deviceDetectors(&context, payloadBytes: payload.count, result: &result, emit: emit)
 
         for field in 0..<decoder.fieldCount {
             guard let slot = metricSlot(device: deviceIndex, field: field) else {
                 result.droppedMetrics += 1
                 continue
             }
-            let value = decoder.fieldValue(field)
+            guard slot >= 0 else { continue }  // not a metric this profile judges
             result.samples += 1
-            let parameters = settings.ewma
-            guard let assessment = states[deviceIndex].metrics[slot].ewma.observe(value, parameters, alpha: alpha) else {
-                continue  // warming up
-            }
-            guard let transition = states[deviceIndex].metrics[slot].episode.observe(
-                score: assessment.score, z: assessment.z, eventTime: eventTime,
-                threshold: parameters.threshold, policy: settings.episodes
-            ) else { continue }
-            let metric = Int(states[deviceIndex].metrics[slot].metric)
-            let event = makeEvent(
-                transition, device: deviceIndex, metric: metric, value: value,
-                assessment: assessment, eventTime: eventTime, receivedAtNanos: receivedAtNanos
-            )
-            if event.state == .firing { result.fired += 1 } else { result.resolved += 1 }
-            emit(event)
+            context.metric = Int(states[deviceIndex].metrics[slot].metric)
+            metricDetectors(&context, slot: slot, value: decoder.fieldValue(field), result: &result, emit: emit)
         }
         return result
     }
 
-    /// The index in the device's metric list of decoder field `field`, adding it when new and allowed.
+    /// Judges silence at receive time `now` for every device; call it periodically (a sweep).
+    package mutating func sweep(now: Double, emit: (AnomalyEvent) -> Void) -> Int {
+        guard let parameters = profile.silence else { return 0 }
+        var fired = 0
+        for index in states.indices where states[index].silentSince == nil {
+            guard let assessment = states[index].silence.check(now: now, parameters), assessment.score >= 1 else { continue }
+            let onset = states[index].silence.lastSeen + states[index].silence.interval
+            states[index].silentSince = onset
+            let context = EventContext(device: index, eventTime: now, receivedAtNanos: Int64(now * 1e9))
+            emit(makeEvent(.silence, .fired(onset: onset, peakScore: 1), context, value: now - states[index].silence.lastSeen, assessment))
+            fired += 1
+        }
+        return fired
+    }
+
+    // MARK: Detectors
+
+    private mutating func deviceDetectors(_ context: inout EventContext, payloadBytes: Int, result: inout ProcessResult, emit: (AnomalyEvent) -> Void) {
+        let index = context.device
+        let receiveTime = Double(context.receivedAtNanos) / 1e9
+        context.metric = -1
+        if let p = profile.silence {
+            if let onset = states[index].silentSince {
+                states[index].silentSince = nil
+                let assessment = states[index].silence.check(now: receiveTime, p)
+                    ?? Assessment(score: 1, z: 0, expected: 0, low: 0, high: 0)
+                let silence = receiveTime - states[index].silence.lastSeen
+                report(.resolved(onset: onset, peakScore: 1, peakZ: assessment.z), .silence, context, value: silence, assessment, &result, emit)
+            }
+            states[index].silence.heard(at: receiveTime, p, alpha: alphas.silence)
+        }
+        if let p = profile.rate {
+            let (closed, open) = states[index].rate.observe(time: receiveTime, p, alpha: alphas.rate, thresholdZ: thresholdZ)
+            for assessment in [closed, open] {
+                guard let assessment else { continue }
+                let transition = states[index].rateEpisode.observe(
+                    score: assessment.score, z: assessment.z, eventTime: context.eventTime,
+                    threshold: profile.threshold, policy: profile.episodes
+                )
+                if let transition { report(transition, .rate, context, value: Double(states[index].rate.count), assessment, &result, emit) }
+            }
+        }
+        if let p = profile.payloadSize {
+            let size = Double(payloadBytes)
+            if var assessment = states[index].size.observe(size, p.baseline, alpha: alphas.size).map({ ewmaAssessment($0) }) {
+                if p.maxBytes > 0 && payloadBytes > p.maxBytes { assessment.score = 1 }
+                let transition = states[index].sizeEpisode.observe(
+                    score: assessment.score, z: assessment.z, eventTime: context.eventTime,
+                    threshold: profile.threshold, policy: profile.episodes
+                )
+                if let transition { report(transition, .payloadSize, context, value: size, assessment, &result, emit) }
+            }
+        }
+    }
+
+    private mutating func metricDetectors(_ context: inout EventContext, slot: Int, value: Double, result: inout ProcessResult, emit: (AnomalyEvent) -> Void) {
+        let d = context.device
+        let baseline = states[d].metrics[slot].ewma.observe(value, profile.ewma, alpha: alphas.ewma)
+        if let baseline {
+            if profile.ewmaAlerts {
+                judge(.ewma, ewmaAssessment(baseline), slot: slot, value: value, &context, &result, emit)
+            }
+            if let p = profile.change {
+                let score = states[d].metrics[slot].change.observe(residual: baseline.z, p)
+                let change = states[d].metrics[slot].change
+                let assessment = Assessment(
+                    score: score, z: change.direction * change.statistic, expected: baseline.expected,
+                    low: baseline.expected - thresholdZ * baseline.std, high: baseline.expected + thresholdZ * baseline.std
+                )
+                judge(.change, assessment, slot: slot, value: value, &context, &result, emit)
+            }
+        }
+        if let p = profile.seasonal {
+            if states[d].metrics[slot].seasonal == nil { states[d].metrics[slot].seasonal = SeasonalDetector(p) }
+            if let assessment = states[d].metrics[slot].seasonal!.observe(value, time: context.eventTime, p, thresholdZ: thresholdZ) {
+                context.seasonBucket = SeasonalDetector.bucket(of: context.eventTime, p)
+                judge(.seasonal, assessment, slot: slot, value: value, &context, &result, emit)
+            }
+        }
+        if let p = profile.flatline,
+            let score = states[d].metrics[slot].flatline.observe(value, p, alpha: alphas.flatline, threshold: profile.threshold)
+        {
+            let run = Double(states[d].metrics[slot].flatline.run)
+            let assessment = Assessment(score: score, z: run, expected: value, low: value, high: value)
+            judge(.flatline, assessment, slot: slot, value: value, &context, &result, emit)
+        }
+    }
+
+    private func ewmaAssessment(_ baseline: EWMADetector.Assessment) -> Assessment {
+        let half = thresholdZ * baseline.std
+        return Assessment(score: baseline.score, z: baseline.z, expected: baseline.expected, low: baseline.expected - half, high: baseline.expected + half)
+    }
+
+    /// Feeds a metric detector's assessment to its episode and reports any transition.
+    private mutating func judge(
+        _ kind: DetectorKind, _ assessment: Assessment, slot: Int, value: Double,
+        _ context: inout EventContext, _ result: inout ProcessResult, _ emit: (AnomalyEvent) -> Void
+    ) {
+        let d = context.device
+        let transition: EpisodeTracker.Transition?
+        let (t, z, threshold, policy) = (context.eventTime, assessment.z, profile.threshold, profile.episodes)
+        switch kind {
+        case .ewma: transition = states[d].metrics[slot].episodes.0.observe(score: assessment.score, z: z, eventTime: t, threshold: threshold, policy: policy)
+        case .change: transition = states[d].metrics[slot].episodes.1.observe(score: assessment.score, z: z, eventTime: t, threshold: threshold, policy: policy)
+        case .seasonal: transition = states[d].metrics[slot].episodes.2.observe(score: assessment.score, z: z, eventTime: t, threshold: threshold, policy: policy)
+        default: transition = states[d].metrics[slot].episodes.3.observe(score: assessment.score, z: z, eventTime: t, threshold: threshold, policy: policy)
+        }
+        if let transition { report(transition, kind, context, value: value, assessment, &result, emit) }
+    }
+
+    private func report(
+        _ transition: EpisodeTracker.Transition, _ kind: DetectorKind, _ context: EventContext, value: Double,
+        _ assessment: Assessment, _ result: inout ProcessResult, _ emit: (AnomalyEvent) -> Void
+    ) {
+        let event = makeEvent(kind, transition, context, value: value, assessment)
+        if event.state == .firing { result.fired += 1 } else { result.resolved += 1 }
+        emit(event)
+    }
+
+    /// The index in the device's metric list of decoder field `field`: -1 when the profile does not judge it,
+    /// nil when a limit refuses it.
     private mutating func metricSlot(device: Int, field: Int) -> Int? {
         let known = decoder.withFieldName(field) { metricNames.index(of: $0) }
         let metric: Int
         if let known {
+            guard metricSelected[known] else { return -1 }
             metric = known
-            // Linear scan: a device has a handful of metrics, and this touches one small contiguous array.
+            // Linear scan: a device has a handful of metrics, in one small contiguous array.
             for (slot, state) in states[device].metrics.enumerated() where state.metric == Int32(metric) {
                 return slot
             }
         } else {
             guard metricNames.count < settings.maxMetricNames else { return nil }
             metric = decoder.withFieldName(field) { metricNames.insert($0).index }
+            metricSelected.append(profile.metrics.map { $0.contains(metricNames.key(metric)) } ?? true)
+            guard metricSelected[metric] else { return -1 }
         }
         guard states[device].metrics.count < settings.maxMetricsPerDevice else { return nil }
         states[device].metrics.append(MetricState(metric: Int32(metric)))
         return states[device].metrics.count - 1
     }
 
-    private func makeEvent(
-        _ transition: EpisodeTracker.Transition, device: Int, metric: Int, value: Double,
-        assessment: EWMADetector.Assessment, eventTime: Double, receivedAtNanos: Int64
-    ) -> AnomalyEvent {
-        let deviceName = devices.key(device)
-        let metricName = metricNames.key(metric)
-        let halfWidth = thresholdZ * assessment.std
-        let band = (assessment.expected - halfWidth)...(assessment.expected + halfWidth)
-        let state: AnomalyEvent.State
-        let onset: Double
-        let score: Double
-        let explanation: String
-        let baseline = "its EWMA baseline \(Self.format(assessment.expected)) ± \(Self.format(assessment.std))"
-        switch transition {
-        case .fired(let episodeOnset, let peak):
-            state = .firing
-            onset = episodeOnset
-            score = peak
-            let direction = assessment.z >= 0 ? "above" : "below"
-            explanation = "\(metricName) \(Self.format(value)) on \(deviceName) is "
-                + "\(Self.format(abs(assessment.z))) sigma \(direction) \(baseline) "
-                + "(normal \(Self.format(band.lowerBound)) to \(Self.format(band.upperBound)))"
-        case .resolved(let episodeOnset, let peak, let peakZ):
-            state = .resolved
-            onset = episodeOnset
-            score = peak
-            explanation = "\(metricName) on \(deviceName) is back within \(baseline) at \(Self.format(value)) after "
-                + "\(Self.format(eventTime - episodeOnset)) s; the episode peaked at \(Self.format(abs(peakZ))) sigma"
+    // MARK: Events
+
+    struct EventContext {
+        var device: Int
+        /// -1 for device-level detectors.
+        var metric = -1
+        var eventTime: Double
+        var receivedAtNanos: Int64
+        var seasonBucket = 0
+
+        init(device: Int, eventTime: Double, receivedAtNanos: Int64) {
+            self.device = device
+            self.eventTime = eventTime
+            self.receivedAtNanos = receivedAtNanos
         }
-        let onsetMillis = Int64((onset * 1000).rounded())
-        return AnomalyEvent(
-            id: UUID().uuidString.lowercased(),
-            dedupKey: "vigil:\(deviceName):\(metricName):ewma:\(onsetMillis)",
-            device: deviceName, metric: metricName, detector: "ewma", state: state,
-            score: score, value: value, expected: assessment.expected, band: band,
-            onset: onset, detected: eventTime, receivedAtNanos: receivedAtNanos,
-            explanation: explanation, profile: settings.profile
-        )
     }
 
-    /// Four significant digits, no exponent for everyday magnitudes.
-    static func format(_ value: Double) -> String {
-        String(format: "%.4g", value)
+    private func makeEvent(_ kind: DetectorKind, _ transition: EpisodeTracker.Transition, _ context: EventContext, value: Double, _ a: Assessment) -> AnomalyEvent {
+        let device = devices.key(context.device)
+        let metric: String =
+            switch kind {
+            case .rate: "message_rate"
+            case .silence: "silence_s"
+            case .payloadSize: "payload_bytes"
+            default: metricNames.key(context.metric)
+            }
+        let (state, onset, score): (AnomalyEvent.State, Double, Double) =
+            switch transition {
+            case .fired(let onset, let peak): (.firing, onset, peak)
+            case .resolved(let onset, let peak, _): (.resolved, onset, peak)
+            }
+        let explanation = Explanation.text(
+            kind, state: state, device: device, metric: metric, value: value, assessment: a,
+            profile: profile, seasonBucket: context.seasonBucket, episodeSeconds: context.eventTime - onset,
+            peakZ: { if case .resolved(_, _, let z) = transition { return z } else { return a.z } }()
+        )
+        return AnomalyEvent(
+            id: UUID().uuidString.lowercased(),
+            dedupKey: "vigil:\(device):\(metric):\(kind.label):\(Int64((onset * 1000).rounded()))",
+            device: device, metric: metric, detector: kind.label, state: state,
+            score: score, value: value, expected: a.expected, band: a.low...max(a.low, a.high),
+            onset: onset, detected: context.eventTime, receivedAtNanos: context.receivedAtNanos,
+            explanation: explanation, profile: profile.name
+        )
     }
 }

@@ -3,6 +3,8 @@
 /// It fires after `fireAfter` consecutive samples at or above the threshold and resolves after
 /// `resolveAfter` consecutive samples below it. The onset of an episode is the event time of the first sample
 /// of the run that fired it, so time to detect = detection event time − onset.
+///
+/// 32 bytes: the same fields serve the run being counted before the episode fires and the episode after.
 package struct EpisodeTracker: Sendable, Equatable {
     package struct Policy: Sendable, Equatable {
         package var fireAfter: Int
@@ -20,16 +22,19 @@ package struct EpisodeTracker: Sendable, Equatable {
         case resolved(onset: Double, peakScore: Double, peakZ: Double)
     }
 
-    package private(set) var isFiring = false
-    private var runLength = 0
-    private var runOnset = 0.0
-    private var runPeak = 0.0
-    private var quietRun = 0
+    /// Onset of the current run (before firing) or of the episode (after).
     package private(set) var onset = 0.0
+    /// Peak score of the run or the episode.
     package private(set) var peakScore = 0.0
-    package private(set) var peakZ = 0.0
+    private var peakDeviation: Float = 0
+    private var runLength: UInt16 = 0
+    private var quietRun: UInt16 = 0
+    package private(set) var isFiring = false
 
     package init() {}
+
+    /// The signed deviation at the peak.
+    package var peakZ: Double { Double(peakDeviation) }
 
     /// Feeds one scored sample; returns a transition when the episode fires or resolves.
     package mutating func observe(score: Double, z: Double, eventTime: Double, threshold: Double, policy: Policy) -> Transition? {
@@ -37,37 +42,44 @@ package struct EpisodeTracker: Sendable, Equatable {
         if isFiring {
             if anomalous {
                 quietRun = 0
-                if score > peakScore || (score == peakScore && abs(z) > abs(peakZ)) {
-                    peakScore = score
-                    peakZ = z
-                }
+                notePeak(score: score, z: z)
                 return nil
             }
-            quietRun += 1
-            guard quietRun >= policy.resolveAfter else { return nil }
-            isFiring = false
-            quietRun = 0
-            runLength = 0
-            return .resolved(onset: onset, peakScore: peakScore, peakZ: peakZ)
+            quietRun &+= 1
+            guard Int(quietRun) >= policy.resolveAfter else { return nil }
+            return resolve()
         }
         guard anomalous else {
             runLength = 0
             return nil
         }
         if runLength == 0 {
-            runOnset = eventTime
-            runPeak = score
-            peakZ = z
-        } else if score > runPeak || (score == runPeak && abs(z) > abs(peakZ)) {
-            runPeak = score
-            peakZ = z
+            onset = eventTime
+            peakScore = score
+            peakDeviation = Float(z)
+        } else {
+            notePeak(score: score, z: z)
         }
-        runLength += 1
-        guard runLength >= policy.fireAfter else { return nil }
+        runLength = runLength < UInt16.max ? runLength + 1 : runLength
+        guard Int(runLength) >= policy.fireAfter else { return nil }
         isFiring = true
         quietRun = 0
-        onset = runOnset
-        peakScore = runPeak
         return .fired(onset: onset, peakScore: peakScore)
+    }
+
+    /// Ends a firing episode now (a silent device spoke again); nil when none is firing.
+    package mutating func resolve() -> Transition? {
+        guard isFiring else { return nil }
+        isFiring = false
+        quietRun = 0
+        runLength = 0
+        return .resolved(onset: onset, peakScore: peakScore, peakZ: peakZ)
+    }
+
+    private mutating func notePeak(score: Double, z: Double) {
+        if score > peakScore || (score == peakScore && abs(z) > abs(Double(peakDeviation))) {
+            peakScore = score
+            peakDeviation = Float(z)
+        }
     }
 }

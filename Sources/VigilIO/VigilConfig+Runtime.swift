@@ -10,17 +10,18 @@ extension VigilConfig {
             shards: pipeline.shards == 0 ? max(1, cores) : pipeline.shards,
             ringCapacity: pipeline.ringCapacity,
             overflow: pipeline.overflow == .block ? .block : .drop,
-            maxPayloadBytes: payload.maxBytes
+            maxPayloadBytes: payload.maxBytes,
+            sweepInterval: 1
         )
     }
 
     package func detectionSettings() -> DetectionSettings {
-        DetectionSettings(
-            ewma: EWMADetector.Parameters(
-                halfLife: detectors.ewma.halfLife, warmup: detectors.ewma.warmup,
-                threshold: detectors.ewma.threshold, minStd: detectors.ewma.minStd
-            ),
-            episodes: EpisodeTracker.Policy(fireAfter: episodes.fireAfter, resolveAfter: episodes.resolveAfter),
+        var profile = DetectorProfile()
+        profile.threshold = detectors.ewma.threshold
+        profile.ewma = EWMADetector.Parameters(halfLife: detectors.ewma.halfLife, warmup: detectors.ewma.warmup, minStd: detectors.ewma.minStd)
+        profile.episodes = EpisodeTracker.Policy(fireAfter: episodes.fireAfter, resolveAfter: episodes.resolveAfter)
+        return DetectionSettings(
+            profile: profile,
             maxDevices: pipeline.maxDevices,
             maxMetricsPerDevice: pipeline.maxMetricsPerDevice,
             maxMetricNames: pipeline.maxMetricNames

@@ -11,13 +11,16 @@ package struct PipelineSettings: Sendable {
     package var maxPayloadBytes: Int
     /// Records a worker takes per batch before it releases ring space and publishes its counters.
     package var batchSize: Int
+    /// Seconds between silence sweeps on the wall clock (0: none).
+    package var sweepInterval: Double
 
-    package init(shards: Int, ringCapacity: Int, overflow: OverflowPolicy, maxPayloadBytes: Int, batchSize: Int = 256) {
+    package init(shards: Int, ringCapacity: Int, overflow: OverflowPolicy, maxPayloadBytes: Int, batchSize: Int = 256, sweepInterval: Double = 0) {
         self.shards = shards
         self.ringCapacity = ringCapacity
         self.overflow = overflow
         self.maxPayloadBytes = maxPayloadBytes
         self.batchSize = batchSize
+        self.sweepInterval = sweepInterval
     }
 }
 
@@ -39,7 +42,7 @@ package final class Pipeline: Sendable {
         for shard in 0..<settings.shards {
             workers.append(ShardWorker(
                 index: shard, ringCapacity: settings.ringCapacity, batchSize: settings.batchSize,
-                engine: makeEngine(shard), observer: observer
+                sweepInterval: settings.sweepInterval, engine: makeEngine(shard), observer: observer
             ))
         }
         self.workers = workers

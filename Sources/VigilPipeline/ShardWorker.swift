@@ -33,6 +33,8 @@ package final class ShardWorker: Sendable {
     // Dispatch sources are thread-safe (`add(data:)` and `cancel()` may be called from any thread) but the
     // protocol is not annotated Sendable; this is the only reason for the exemption.
     nonisolated(unsafe) private let source: any DispatchSourceUserDataAdd
+    // The silence sweep's timer, on the same queue; same exemption as `source`.
+    nonisolated(unsafe) private let sweepTimer: (any DispatchSourceTimer)?
     private let sleeping = Atomic<Bool>(true)
     private let producerWaiting = Atomic<Bool>(false)
     private let spaceAvailable = DispatchSemaphore(value: 0)
@@ -42,7 +44,12 @@ package final class ShardWorker: Sendable {
     private let observer: any PipelineObserver
     private let batchSize: Int
 
-    package init(index: Int, ringCapacity: Int, batchSize: Int, engine: sending DetectionEngine, observer: any PipelineObserver) {
+    /// - Parameter sweepInterval: seconds between silence sweeps on the wall clock; 0 for none (offline replay
+    ///   sweeps on the recording's clock instead).
+    package init(
+        index: Int, ringCapacity: Int, batchSize: Int, sweepInterval: Double = 0,
+        engine: sending DetectionEngine, observer: any PipelineObserver
+    ) {
         self.index = index
         self.ring = ByteRing(capacity: ringCapacity)
         self.queue = DispatchQueue(label: "vigil.shard.\(index)", qos: .userInitiated)
@@ -50,12 +57,25 @@ package final class ShardWorker: Sendable {
         self.engine = Mutex(engine)
         self.observer = observer
         self.batchSize = batchSize
+        sweepTimer = sweepInterval > 0 ? DispatchSource.makeTimerSource(queue: queue) : nil
         source.setEventHandler { [weak self] in self?.drain() }
         source.activate()
+        if let sweepTimer {
+            sweepTimer.schedule(deadline: .now() + sweepInterval, repeating: sweepInterval, leeway: .milliseconds(100))
+            sweepTimer.setEventHandler { [weak self] in self?.sweep(now: Double(WallClock.nowNanos()) / 1e9) }
+            sweepTimer.activate()
+        }
     }
 
     deinit {
+        sweepTimer?.cancel()
         source.cancel()
+    }
+
+    /// Judges silence for every device of this shard at receive time `now` (on the worker's queue).
+    private func sweep(now: Double) {
+        let fired = engine.withLock { engine in engine.sweep(now: now) { observer.anomaly($0) } }
+        if fired > 0 { counters.add(Counter.fired.rawValue, fired) }
     }
 
     // MARK: Producer side

@@ -9,7 +9,7 @@ import VigilIO
 let help = """
     USAGE: vigil-loadgen [FLAGS]
 
-    Publishes JSON telemetry for a simulated fleet to devices/{device}/telemetry: temperature (a slow sine
+    Publishes JSON telemetry for a simulated fleet to devices/{device}/telemetry: temperature (an hourly sine
     plus noise), humidity, and battery.voltage, each message stamped with "ts" (epoch ms). At --spike-at
     seconds it injects one spike into --spike-metric of --spike-device, then listens on --anomalies for Vigil's
     events and prints each with its true time to detect (detection minus injected onset).
@@ -184,7 +184,7 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
         let device = "d-\(index)"
         // The payload's "ts" has millisecond resolution; the ground truth uses the very same instant.
         let time = (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000
-        var temperature = 21 + 2 * sin(2 * .pi * elapsed / 60 + phases[index]) + 0.3 * random.gaussian()
+        var temperature = 21 + 2 * sin(2 * .pi * elapsed / 3600 + phases[index]) + 0.3 * random.gaussian()
         var humidity = 45 + 1.0 * random.gaussian()
         var voltage = 3.7 - elapsed * 0.0001 + 0.01 * random.gaussian()
         if !injected && device == options.spikeDevice && elapsed >= options.spikeAt {

@@ -20,7 +20,7 @@ final class RecordingObserver: PipelineObserver {
 
     static func makePipeline(shards: Int, ringCapacity: Int = 1 << 20, overflow: OverflowPolicy = .block, observer: RecordingObserver) -> Pipeline {
         let settings = PipelineSettings(shards: shards, ringCapacity: ringCapacity, overflow: overflow, maxPayloadBytes: 1024, batchSize: 64)
-        let detection = DetectionSettings(ewma: .init(halfLife: 20, warmup: 10, threshold: 0.9999))
+        let detection = DetectionSettings(profile: DetectorProfile(ewma: .init(halfLife: 20, warmup: 10)))
         return Pipeline(settings: settings, templates: [template], observer: observer) { _ in
             DetectionEngine(settings: detection, decoder: PayloadDecoder(limits: PayloadLimits(), timestampField: "ts", timestampUnit: .seconds))
         }

@@ -18,25 +18,20 @@ package struct EWMADetector: Sendable, Equatable {
         package var halfLife: Double
         /// Samples to see before scoring.
         package var warmup: Int
-        /// The score at or above which a sample is anomalous.
-        package var threshold: Double
         /// Absolute floor on σ, so a perfectly flat signal does not make every tiny change infinite.
         package var minStd: Double
         /// Updates are clipped to this many σ.
         package var clip: Double
 
-        package init(halfLife: Double = 50, warmup: Int = 30, threshold: Double = 0.9999, minStd: Double = 1e-6, clip: Double = 3) {
+        package init(halfLife: Double = 50, warmup: Int = 30, minStd: Double = 1e-6, clip: Double = 3) {
             self.halfLife = halfLife
             self.warmup = warmup
-            self.threshold = threshold
             self.minStd = minStd
             self.clip = clip
         }
 
         /// The smoothing factor for `halfLife`.
         package var alpha: Double { 1 - exp(log(0.5) / halfLife) }
-        /// The deviation, in σ, that reaches `threshold`.
-        package var thresholdZ: Double { Score.z(forScore: threshold) }
     }
 
     /// What one sample looked like against the baseline before it.
@@ -48,16 +43,19 @@ package struct EWMADetector: Sendable, Equatable {
         package var std: Double
     }
 
-    package private(set) var count = 0
+    package private(set) var count: Int32 = 0
     package private(set) var mean = 0.0
     package private(set) var variance = 0.0
 
     package init() {}
 
+    /// Whether the baseline has seen its warm-up.
+    package func isWarm(_ p: Parameters) -> Bool { Int(count) >= p.warmup }
+
     /// Scores `value` against the current baseline (nil while warming up), then learns from it.
     package mutating func observe(_ value: Double, _ p: Parameters, alpha: Double) -> Assessment? {
         var assessment: Assessment? = nil
-        if count >= p.warmup {
+        if Int(count) >= p.warmup {
             let std = max(variance.squareRoot(), p.minStd)
             let z = (value - mean) / std
             assessment = Assessment(score: Score.fromZ(z), z: z, expected: mean, std: std)
@@ -67,9 +65,9 @@ package struct EWMADetector: Sendable, Equatable {
     }
 
     private mutating func update(_ value: Double, _ p: Parameters, alpha: Double) {
-        count += 1
+        count = count < Int32.max ? count + 1 : count
         var x = value
-        if count > p.warmup {
+        if Int(count) > p.warmup {
             let bound = p.clip * max(variance.squareRoot(), p.minStd)
             x = min(max(x, mean - bound), mean + bound)
         }
