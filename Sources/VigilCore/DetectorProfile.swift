@@ -33,7 +33,7 @@ package struct DetectorProfile: Sendable, Equatable {
     package init(
         name: String = "default",
         metrics: Set<String>? = nil,
-        threshold: Double = 0.9999,
+        threshold: Double = 0.999999,
         episodes: EpisodeTracker.Policy = .init(),
         ewma: EWMADetector.Parameters = .init(),
         ewmaAlerts: Bool = true,

@@ -250,7 +250,7 @@ package struct EWMADetectorConfig: Sendable, Equatable {
     package var minStd: Double
 
     /// Creates an EWMA configuration; every field has a default.
-    package init(halfLife: Double = 50, warmup: Int = 30, threshold: Double = 0.9999, minStd: Double = 1e-6) {
+    package init(halfLife: Double = 50, warmup: Int = 30, threshold: Double = 0.999999, minStd: Double = 1e-6) {
         self.halfLife = halfLife
         self.warmup = warmup
         self.threshold = threshold

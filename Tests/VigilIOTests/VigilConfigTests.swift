@@ -82,7 +82,7 @@ import VigilIO
         #expect(config.pipeline.maxDevices == 100_000)
         #expect(config.detectors.ewma.halfLife == 50)
         #expect(config.detectors.ewma.warmup == 30)
-        #expect(config.detectors.ewma.threshold == 0.9999)
+        #expect(config.detectors.ewma.threshold == 0.999999)
         #expect(config.detectors.ewma.minStd == 1e-6)
         #expect(config.episodes.fireAfter == 1)
         #expect(config.episodes.resolveAfter == 3)
