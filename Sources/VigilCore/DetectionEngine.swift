@@ -2,7 +2,9 @@ import Foundation
 
 /// What the engine needs to know, from the configuration.
 package struct DetectionSettings: Sendable, Equatable {
-    package var profile: DetectorProfile
+    /// The profile of each subscription (a message's tag), in order; a device keeps the profile of its first
+    /// message. Never empty.
+    package var profiles: [DetectorProfile]
     /// Devices tracked by one engine (one shard); a new device past the cap is rejected and counted.
     package var maxDevices: Int
     /// Distinct metrics kept per device; further metric names of that device are counted and ignored.
@@ -11,7 +13,12 @@ package struct DetectionSettings: Sendable, Equatable {
     package var maxMetricNames: Int
 
     package init(profile: DetectorProfile = .init(), maxDevices: Int = 100_000, maxMetricsPerDevice: Int = 64, maxMetricNames: Int = 10_000) {
-        self.profile = profile
+        self.init(profiles: [profile], maxDevices: maxDevices, maxMetricsPerDevice: maxMetricsPerDevice, maxMetricNames: maxMetricNames)
+    }
+
+    package init(profiles: [DetectorProfile], maxDevices: Int = 100_000, maxMetricsPerDevice: Int = 64, maxMetricNames: Int = 10_000) {
+        precondition(!profiles.isEmpty, "at least one profile")
+        self.profiles = profiles
         self.maxDevices = maxDevices
         self.maxMetricsPerDevice = maxMetricsPerDevice
         self.maxMetricNames = maxMetricNames
@@ -35,6 +42,23 @@ package enum Rejection: Sendable, Equatable {
         }
     }
 }
+
+/// One sample's verdict, for backtests that write every score out.
+package struct SampleScore: Sendable {
+    /// The message's place in its input.
+    package var sequence: Int64
+    package var eventTime: Double
+    package var device: String
+    package var metric: String
+    package var value: Double
+    /// The highest score any of the metric's detectors gave this sample (0 while warming up).
+    package var score: Double
+    /// Whether this sample fired an episode.
+    package var firing: Bool
+}
+
+/// Receives every sample's score (on the shard worker's thread).
+package typealias ScoreSink = @Sendable (SampleScore) -> Void
 
 /// The outcome of one message.
 package struct ProcessResult: Sendable, Equatable {
@@ -83,6 +107,21 @@ package struct DetectionEngine {
         var lastEventTime = 0.0
         var lastReceiveTime = 0.0
         var messages = 0
+        /// Index into the engine's profiles.
+        var profile = 0
+    }
+
+    /// A profile with what is derived from it computed once.
+    struct CompiledProfile {
+        var profile: DetectorProfile
+        var thresholdZ: Double
+        var alphas: (ewma: Double, flatline: Double, rate: Double, silence: Double, size: Double)
+
+        init(_ p: DetectorProfile) {
+            profile = p
+            thresholdZ = p.thresholdZ
+            alphas = (p.ewma.alpha, p.flatline?.alpha ?? 0, p.rate?.alpha ?? 0, p.silence?.alpha ?? 0, p.payloadSize?.baseline.alpha ?? 0)
+        }
     }
 
     /// Bytes of detector and episode state per (device, metric): the figure issue 3 bounds at 256.
@@ -93,21 +132,17 @@ package struct DetectionEngine {
     private var devices = ByteInterner(expectedCount: 1024)
     private var metricNames = ByteInterner(expectedCount: 64)
     private var states: [DeviceState] = []
-    /// Per metric name: whether the profile judges it.
+    /// Per (metric name, profile), at `metric * profiles.count + profile`: whether that profile judges it.
     private var metricSelected: [Bool] = []
-    private let profile: DetectorProfile
-    private let thresholdZ: Double
-    private let alphas: (ewma: Double, flatline: Double, rate: Double, silence: Double, size: Double)
+    private let profiles: [CompiledProfile]
+    private let scores: ScoreSink?
 
-    package init(settings: DetectionSettings, decoder: PayloadDecoder) {
+    /// - Parameter scores: receives every sample's score (backtests); nil costs nothing per sample.
+    package init(settings: DetectionSettings, decoder: PayloadDecoder, scores: ScoreSink? = nil) {
         self.settings = settings
         self.decoder = decoder
-        self.profile = settings.profile
-        self.thresholdZ = settings.profile.thresholdZ
-        alphas = (
-            settings.profile.ewma.alpha, settings.profile.flatline?.alpha ?? 0, settings.profile.rate?.alpha ?? 0,
-            settings.profile.silence?.alpha ?? 0, settings.profile.payloadSize?.baseline.alpha ?? 0
-        )
+        self.profiles = settings.profiles.map(CompiledProfile.init)
+        self.scores = scores
     }
 
     /// Devices tracked.
@@ -115,24 +150,32 @@ package struct DetectionEngine {
 
     /// Devices whose baselines are not yet trustworthy: some metric has not finished its warm-up.
     package var warmingDeviceCount: Int {
-        states.reduce(0) { count, device in
-            count + (device.metrics.isEmpty || device.metrics.contains { !$0.ewma.isWarm(profile.ewma) } ? 1 : 0)
-        }
+        states.reduce(0) { count, device in count + (isWarming(device) ? 1 : 0) }
+    }
+
+    private func isWarming(_ device: DeviceState) -> Bool {
+        let ewma = profiles[device.profile].profile.ewma
+        return device.metrics.isEmpty || device.metrics.contains { !$0.ewma.isWarm(ewma) }
     }
 
     /// Whether `device` is still warming up (nil when unknown).
     package func isWarming(_ device: String) -> Bool? {
         var device = device
         guard let index = device.withUTF8({ devices.index(of: UnsafeRawBufferPointer($0)) }) else { return nil }
-        let state = states[index]
-        return state.metrics.isEmpty || state.metrics.contains { !$0.ewma.isWarm(profile.ewma) }
+        return isWarming(states[index])
     }
 
     /// Decodes one message of `device` and scores it; `emit` receives every state change.
+    ///
+    /// - Parameters:
+    ///   - tag: the subscription the message came through, which picks a new device's profile.
+    ///   - sequence: the message's place in its input, passed on to the score sink.
     package mutating func process(
         device: UnsafeRawBufferPointer,
         payload: UnsafeRawBufferPointer,
         receivedAtNanos: Int64,
+        tag: Int = 0,
+        sequence: Int64 = 0,
         emit: (AnomalyEvent) -> Void
     ) -> ProcessResult {
         var result = ProcessResult()
@@ -151,7 +194,9 @@ package struct DetectionEngine {
                 return result
             }
             deviceIndex = devices.insert(device).index
-            states.append(DeviceState())
+            var state = DeviceState()
+            state.profile = tag < profiles.count ? tag : 0
+            states.append(state)
         }
         let receiveTime = Double(receivedAtNanos) / 1e9
         let eventTime = decoder.eventTime ?? receiveTime
@@ -159,6 +204,7 @@ package struct DetectionEngine {
         states[deviceIndex].lastReceiveTime = receiveTime
         states[deviceIndex].messages += 1
         var context = EventContext(device: deviceIndex, eventTime: eventTime, receivedAtNanos: receivedAtNanos)
+        context.profile = states[deviceIndex].profile
         deviceDetectors(&context, payloadBytes: payload.count, result: &result, emit: emit)
 
         for field in 0..<decoder.fieldCount {
@@ -169,20 +215,31 @@ package struct DetectionEngine {
             guard slot >= 0 else { continue }  // not a metric this profile judges
             result.samples += 1
             context.metric = Int(states[deviceIndex].metrics[slot].metric)
-            metricDetectors(&context, slot: slot, value: decoder.fieldValue(field), result: &result, emit: emit)
+            context.maxScore = 0
+            context.fired = false
+            let value = decoder.fieldValue(field)
+            metricDetectors(&context, slot: slot, value: value, result: &result, emit: emit)
+            if let scores {
+                scores(SampleScore(
+                    sequence: sequence, eventTime: eventTime, device: devices.key(deviceIndex),
+                    metric: metricNames.key(context.metric), value: value, score: context.maxScore, firing: context.fired
+                ))
+            }
         }
         return result
     }
 
     /// Judges silence at receive time `now` for every device; call it periodically (a sweep).
     package mutating func sweep(now: Double, emit: (AnomalyEvent) -> Void) -> Int {
-        guard let parameters = profile.silence else { return 0 }
         var fired = 0
         for index in states.indices where states[index].silentSince == nil {
-            guard let assessment = states[index].silence.check(now: now, parameters), assessment.score >= 1 else { continue }
+            guard let parameters = profiles[states[index].profile].profile.silence,
+                let assessment = states[index].silence.check(now: now, parameters), assessment.score >= 1
+            else { continue }
             let onset = states[index].silence.lastSeen + states[index].silence.interval
             states[index].silentSince = onset
-            let context = EventContext(device: index, eventTime: now, receivedAtNanos: Int64(now * 1e9))
+            var context = EventContext(device: index, eventTime: now, receivedAtNanos: Int64(now * 1e9))
+            context.profile = states[index].profile
             emit(makeEvent(.silence, .fired(onset: onset, peakScore: 1), context, value: now - states[index].silence.lastSeen, assessment))
             fired += 1
         }
@@ -194,6 +251,8 @@ package struct DetectionEngine {
     private mutating func deviceDetectors(_ context: inout EventContext, payloadBytes: Int, result: inout ProcessResult, emit: (AnomalyEvent) -> Void) {
         let index = context.device
         let receiveTime = Double(context.receivedAtNanos) / 1e9
+        let compiled = profiles[context.profile]
+        let (profile, thresholdZ, alphas) = (compiled.profile, compiled.thresholdZ, compiled.alphas)
         context.metric = -1
         if let p = profile.silence {
             if let onset = states[index].silentSince {
@@ -218,7 +277,7 @@ package struct DetectionEngine {
         }
         if let p = profile.payloadSize {
             let size = Double(payloadBytes)
-            if var assessment = states[index].size.observe(size, p.baseline, alpha: alphas.size).map({ ewmaAssessment($0) }) {
+            if var assessment = states[index].size.observe(size, p.baseline, alpha: alphas.size).map({ ewmaAssessment($0, thresholdZ) }) {
                 if p.maxBytes > 0 && payloadBytes > p.maxBytes { assessment.score = 1 }
                 let transition = states[index].sizeEpisode.observe(
                     score: assessment.score, z: assessment.z, eventTime: context.eventTime,
@@ -231,10 +290,12 @@ package struct DetectionEngine {
 
     private mutating func metricDetectors(_ context: inout EventContext, slot: Int, value: Double, result: inout ProcessResult, emit: (AnomalyEvent) -> Void) {
         let d = context.device
+        let compiled = profiles[context.profile]
+        let (profile, thresholdZ, alphas) = (compiled.profile, compiled.thresholdZ, compiled.alphas)
         let baseline = states[d].metrics[slot].ewma.observe(value, profile.ewma, alpha: alphas.ewma)
         if let baseline {
             if profile.ewmaAlerts {
-                judge(.ewma, ewmaAssessment(baseline), slot: slot, value: value, &context, &result, emit)
+                judge(.ewma, ewmaAssessment(baseline, thresholdZ), slot: slot, value: value, &context, &result, emit)
             }
             if let p = profile.change {
                 let score = states[d].metrics[slot].change.observe(residual: baseline.z, p)
@@ -262,7 +323,7 @@ package struct DetectionEngine {
         }
     }
 
-    private func ewmaAssessment(_ baseline: EWMADetector.Assessment) -> Assessment {
+    private func ewmaAssessment(_ baseline: EWMADetector.Assessment, _ thresholdZ: Double) -> Assessment {
         let half = thresholdZ * baseline.std
         return Assessment(score: baseline.score, z: baseline.z, expected: baseline.expected, low: baseline.expected - half, high: baseline.expected + half)
     }
@@ -273,15 +334,20 @@ package struct DetectionEngine {
         _ context: inout EventContext, _ result: inout ProcessResult, _ emit: (AnomalyEvent) -> Void
     ) {
         let d = context.device
+        let profile = profiles[context.profile].profile
         let transition: EpisodeTracker.Transition?
         let (t, z, threshold, policy) = (context.eventTime, assessment.z, profile.threshold, profile.episodes)
+        context.maxScore = max(context.maxScore, assessment.score)
         switch kind {
         case .ewma: transition = states[d].metrics[slot].episodes.0.observe(score: assessment.score, z: z, eventTime: t, threshold: threshold, policy: policy)
         case .change: transition = states[d].metrics[slot].episodes.1.observe(score: assessment.score, z: z, eventTime: t, threshold: threshold, policy: policy)
         case .seasonal: transition = states[d].metrics[slot].episodes.2.observe(score: assessment.score, z: z, eventTime: t, threshold: threshold, policy: policy)
         default: transition = states[d].metrics[slot].episodes.3.observe(score: assessment.score, z: z, eventTime: t, threshold: threshold, policy: policy)
         }
-        if let transition { report(transition, kind, context, value: value, assessment, &result, emit) }
+        if let transition {
+            if case .fired = transition { context.fired = true }
+            report(transition, kind, context, value: value, assessment, &result, emit)
+        }
     }
 
     private func report(
@@ -299,7 +365,7 @@ package struct DetectionEngine {
         let known = decoder.withFieldName(field) { metricNames.index(of: $0) }
         let metric: Int
         if let known {
-            guard metricSelected[known] else { return -1 }
+            guard metricSelected[known * profiles.count + states[device].profile] else { return -1 }
             metric = known
             // Linear scan: a device has a handful of metrics, in one small contiguous array.
             for (slot, state) in states[device].metrics.enumerated() where state.metric == Int32(metric) {
@@ -308,8 +374,9 @@ package struct DetectionEngine {
         } else {
             guard metricNames.count < settings.maxMetricNames else { return nil }
             metric = decoder.withFieldName(field) { metricNames.insert($0).index }
-            metricSelected.append(profile.metrics.map { $0.contains(metricNames.key(metric)) } ?? true)
-            guard metricSelected[metric] else { return -1 }
+            let name = metricNames.key(metric)
+            for compiled in profiles { metricSelected.append(compiled.profile.metrics.map { $0.contains(name) } ?? true) }
+            guard metricSelected[metric * profiles.count + states[device].profile] else { return -1 }
         }
         guard states[device].metrics.count < settings.maxMetricsPerDevice else { return nil }
         states[device].metrics.append(MetricState(metric: Int32(metric)))
@@ -325,6 +392,10 @@ package struct DetectionEngine {
         var eventTime: Double
         var receivedAtNanos: Int64
         var seasonBucket = 0
+        var profile = 0
+        /// The highest score of the current sample, and whether it fired an episode.
+        var maxScore = 0.0
+        var fired = false
 
         init(device: Int, eventTime: Double, receivedAtNanos: Int64) {
             self.device = device
@@ -334,6 +405,7 @@ package struct DetectionEngine {
     }
 
     private func makeEvent(_ kind: DetectorKind, _ transition: EpisodeTracker.Transition, _ context: EventContext, value: Double, _ a: Assessment) -> AnomalyEvent {
+        let profile = profiles[context.profile].profile
         let device = devices.key(context.device)
         let metric: String =
             switch kind {

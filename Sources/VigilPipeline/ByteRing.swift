@@ -29,9 +29,10 @@ import Synchronization
 /// 4  UInt16 kind (0 data, 1 padding)
 /// 6  UInt16 device id length
 /// 8  UInt32 payload length
-/// 12 UInt32 reserved
+/// 12 UInt32 tag (which subscription the topic matched: selects the detector profile)
 /// 16 Int64  receive time, ns since the epoch
-/// 24 device bytes, then payload bytes
+/// 24 Int64  sequence number given by the producer (input order, for ordered backtest output)
+/// 32 device bytes, then payload bytes
 /// ```
 package final class ByteRing: Sendable {
     /// One record, valid only inside the consumer's closure.
@@ -39,9 +40,11 @@ package final class ByteRing: Sendable {
         package var device: UnsafeRawBufferPointer
         package var payload: UnsafeRawBufferPointer
         package var receivedAtNanos: Int64
+        package var tag: UInt32
+        package var sequence: Int64
     }
 
-    package static let headerBytes = 24
+    package static let headerBytes = 32
     private static let dataKind: UInt16 = 0
     private static let paddingKind: UInt16 = 1
 
@@ -96,7 +99,9 @@ package final class ByteRing: Sendable {
     /// (or the record can never fit: check ``maxRecordBytes`` first to tell the two apart).
     ///
     /// - Important: call from the ring's single producer thread only.
-    package func write(device: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64) -> Bool {
+    package func write(
+        device: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64, tag: UInt32 = 0, sequence: Int64 = 0
+    ) -> Bool {
         let dataBytes = device.count + payload.count
         guard dataBytes <= maxRecordBytes, device.count <= Int(UInt16.max) else { return false }
         let size = Self.aligned(Self.headerBytes + dataBytes)
@@ -118,7 +123,9 @@ package final class ByteRing: Sendable {
         storage.storeBytes(of: Self.dataKind, toByteOffset: at + 4, as: UInt16.self)
         storage.storeBytes(of: UInt16(device.count), toByteOffset: at + 6, as: UInt16.self)
         storage.storeBytes(of: UInt32(payload.count), toByteOffset: at + 8, as: UInt32.self)
+        storage.storeBytes(of: tag, toByteOffset: at + 12, as: UInt32.self)
         storage.storeBytes(of: receivedAtNanos, toByteOffset: at + 16, as: Int64.self)
+        storage.storeBytes(of: sequence, toByteOffset: at + 24, as: Int64.self)
         if let base = device.baseAddress, device.count > 0 {
             (storage + at + Self.headerBytes).copyMemory(from: base, byteCount: device.count)
         }
@@ -160,12 +167,16 @@ package final class ByteRing: Sendable {
             }
             let deviceLength = Int(storage.load(fromByteOffset: offset + 6, as: UInt16.self))
             let payloadLength = Int(storage.load(fromByteOffset: offset + 8, as: UInt32.self))
+            let tag = storage.load(fromByteOffset: offset + 12, as: UInt32.self)
             let received = storage.load(fromByteOffset: offset + 16, as: Int64.self)
+            let sequence = storage.load(fromByteOffset: offset + 24, as: Int64.self)
             let deviceStart = storage + offset + Self.headerBytes
             let record = Record(
                 device: UnsafeRawBufferPointer(start: deviceStart, count: deviceLength),
                 payload: UnsafeRawBufferPointer(start: deviceStart + deviceLength, count: payloadLength),
-                receivedAtNanos: received
+                receivedAtNanos: received,
+                tag: tag,
+                sequence: sequence
             )
             // Advance before calling: if body throws, the record counts as consumed (bad input is never retried).
             position += size

@@ -46,7 +46,10 @@ package final class Router: Sendable {
     }
 
     /// Routes one message. Only the producer thread may call this.
-    package func route(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64) {
+    ///
+    /// - Parameter sequence: the message's place in its input (a backtest orders its output by it); live
+    ///   traffic passes 0.
+    package func route(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64, sequence: Int64 = 0) {
         counters.add(Counter.received.rawValue)
         counters.add(Counter.receivedBytes.rawValue, payload.count)
         if closed.load(ordering: .relaxed) {
@@ -54,9 +57,13 @@ package final class Router: Sendable {
             return
         }
         var deviceRange: Range<Int>? = nil
-        for template in templates {
+        var tag: UInt32 = 0
+        for (index, template) in templates.enumerated() {
             deviceRange = template.deviceRange(in: topic)
-            if deviceRange != nil { break }
+            if deviceRange != nil {
+                tag = UInt32(index)
+                break
+            }
         }
         guard let deviceRange else {
             drop(.topicMismatch, device: topic)
@@ -72,7 +79,7 @@ package final class Router: Sendable {
             drop(.oversized, device: device)
             return
         }
-        while !worker.ring.write(device: device, payload: payload, receivedAtNanos: receivedAtNanos) {
+        while !worker.ring.write(device: device, payload: payload, receivedAtNanos: receivedAtNanos, tag: tag, sequence: sequence) {
             if overflow == .drop {
                 drop(.ringFull, device: device)
                 return

@@ -126,7 +126,8 @@ package final class ShardWorker: Sendable {
         let consumed = ring.consume(limit: batchSize) { record in
             messages += 1
             let result = engine.process(
-                device: record.device, payload: record.payload, receivedAtNanos: record.receivedAtNanos
+                device: record.device, payload: record.payload, receivedAtNanos: record.receivedAtNanos,
+                tag: Int(record.tag), sequence: record.sequence
             ) { event in
                 observer.anomaly(event)
             }

@@ -44,7 +44,7 @@ import VigilPipeline
         let ring = ByteRing(capacity: 256)
         var written = 0
         while Self.write(ring, sequence: written, payloadLength: 40) { written += 1 }
-        #expect(written == 3)  // 24 + 2 + 40 = 66 -> 72 bytes a record: 3 fit in 256, a fourth does not
+        #expect(written == 3)  // 32 + 2 + 40 = 74 -> 80 bytes a record: 3 fit in 256, a fourth does not
         var first = false
         #expect(ring.consume(limit: 1) { first = Self.check($0, sequence: 0) } == 1)
         #expect(first)
@@ -75,9 +75,9 @@ import VigilPipeline
 
     @Test func rejectsRecordsLargerThanHalfTheRing() {
         let ring = ByteRing(capacity: 256)
-        #expect(ring.maxRecordBytes == 104)
-        #expect(!Self.write(ring, sequence: 0, payloadLength: 110))
-        #expect(Self.write(ring, sequence: 0, payloadLength: 100))
+        #expect(ring.maxRecordBytes == 96)
+        #expect(!Self.write(ring, sequence: 0, payloadLength: 100))
+        #expect(Self.write(ring, sequence: 0, payloadLength: 90))
     }
 
     /// One producer thread and one consumer thread through a small ring: every record arrives exactly once,

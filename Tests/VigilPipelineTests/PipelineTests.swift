@@ -89,7 +89,7 @@ final class RecordingObserver: PipelineObserver {
         pipeline.workers[0].suspend()
         for step in 0..<sent { Self.route(pipeline, device: "d-\(step % 100)", payload: "{\"ts\": \(step), \"v\": 1.5}") }
         let held = pipeline.snapshot().ringDepth[0]
-        #expect(held > 50 && held < 100)  // 4096 bytes hold ~85 records of 24 + 3 + 19..22 bytes, 8-aligned
+        #expect(held > 50 && held < 100)  // 4096 bytes hold ~68 records of 32 + 3 + 19..22 bytes, 8-aligned
         #expect(pipeline.snapshot().dropped[.ringFull] == sent - held)
         pipeline.workers[0].resume()
         pipeline.drain()
