@@ -15,7 +15,7 @@ extension VigilConfig {
     ///
     /// Plain POSIX calls rather than Foundation, so that the error says what the system said
     /// ("No such file or directory", "Is a directory", "Permission denied").
-    private static func readFile(path: String) throws(ConfigError) -> [UInt8] {
+    static func readFile(path: String) throws(ConfigError) -> [UInt8] {
         func failure(_ errorNumber: Int32) -> ConfigError {
             let reason = String(cString: strerror(errorNumber))
             let issue = ConfigError.Issue(
@@ -63,41 +63,9 @@ extension VigilConfig {
     }
 
     private static func decode(bytes: [UInt8], source: String) throws(ConfigError) -> VigilConfig {
-        let document: YAMLDocument?
-        do {
-            document = try YAMLDocument.load(bytes: bytes)
-        } catch {
-            let kind: ConfigError.Kind =
-                switch error.kind {
-                case .syntax, .unsupported: .syntax
-                case .multipleDocuments: .multipleDocuments
-                }
-            throw ConfigError(
-                source: source,
-                issues: [.init(kind: kind, key: "", line: error.line, message: error.message)]
-            )
-        }
-        guard let document else {
-            let issue = ConfigError.Issue(
-                kind: .emptyDocument,
-                key: "",
-                line: nil,
-                message: "the file is empty; it needs at least a `subscriptions` list"
-            )
-            throw ConfigError(source: source, issues: [issue])
-        }
-        if case .scalar(let scalar) = document.root.content, scalar.value == .null {
-            // A bare `---`, or `~`: a document with nothing in it.
-            let issue = ConfigError.Issue(
-                kind: .emptyDocument,
-                key: "",
-                line: nil,
-                message: "the document is empty; it needs at least a `subscriptions` list"
-            )
-            throw ConfigError(source: source, issues: [issue])
-        }
+        let root = try loadYAMLRoot(bytes: bytes, source: source, needs: "at least a `subscriptions` list")
         var decoder = ConfigDecoder()
-        let config = decoder.decodeConfig(document.root)
+        let config = decoder.decodeConfig(root)
         guard let config, decoder.issues.isEmpty else {
             throw ConfigError(source: source, issues: decoder.issues)
         }
@@ -105,8 +73,47 @@ extension VigilConfig {
     }
 }
 
+/// The root node of a YAML document, with syntax errors, extra documents and empty files reported as
+/// ``ConfigError``s. `needs` completes "the file is empty; it needs ...".
+func loadYAMLRoot(bytes: [UInt8], source: String, needs: String) throws(ConfigError) -> YAMLNode {
+    let document: YAMLDocument?
+    do {
+        document = try YAMLDocument.load(bytes: bytes)
+    } catch {
+        let kind: ConfigError.Kind =
+            switch error.kind {
+            case .syntax, .unsupported: .syntax
+            case .multipleDocuments: .multipleDocuments
+            }
+        throw ConfigError(
+            source: source,
+            issues: [.init(kind: kind, key: "", line: error.line, message: error.message)]
+        )
+    }
+    guard let document else {
+        let issue = ConfigError.Issue(
+            kind: .emptyDocument,
+            key: "",
+            line: nil,
+            message: "the file is empty; it needs \(needs)"
+        )
+        throw ConfigError(source: source, issues: [issue])
+    }
+    if case .scalar(let scalar) = document.root.content, scalar.value == .null {
+        // A bare `---`, or `~`: a document with nothing in it.
+        let issue = ConfigError.Issue(
+            kind: .emptyDocument,
+            key: "",
+            line: nil,
+            message: "the document is empty; it needs \(needs)"
+        )
+        throw ConfigError(source: source, issues: [issue])
+    }
+    return document.root
+}
+
 /// A value found in the document, with what is needed to report a problem with it.
-private struct ConfigField {
+struct ConfigField {
     /// Dotted path, such as `broker.port` or `subscriptions[0]`.
     var key: String
     /// The line to report: the key's line for a mapping value, the node's own line otherwise.
@@ -116,7 +123,7 @@ private struct ConfigField {
 }
 
 /// The keys of one YAML mapping, checked for duplicates and unknown names.
-private struct ConfigMapping {
+struct ConfigMapping {
     /// The mapping's own field (its key, and the line reported for a missing child).
     var field: ConfigField
     private var fields: [String: ConfigField] = [:]
@@ -161,7 +168,7 @@ private struct ConfigMapping {
 ///
 /// Each reader leaves its target at the default when the key is absent or its value is wrong, and
 /// returns whether the value it holds afterwards can be trusted for cross-key checks.
-private struct ConfigDecoder {
+struct ConfigDecoder {
     private(set) var issues: [ConfigError.Issue] = []
 
     mutating func report(_ kind: ConfigError.Kind, _ key: String, _ line: Int?, _ message: String) {
@@ -368,7 +375,7 @@ private struct ConfigDecoder {
 
     /// The mapping for a section, or `nil` when the section is absent, `null`, or not a mapping
     /// (reported here).
-    private mutating func section(_ field: ConfigField?, known: [String]) -> ConfigMapping? {
+    mutating func section(_ field: ConfigField?, known: [String]) -> ConfigMapping? {
         guard let field else { return nil }
         switch field.node.content {
         case .mapping(let pairs):
@@ -384,7 +391,7 @@ private struct ConfigDecoder {
 
     /// The scalar in `field`, or `nil` after reporting why there is none: a collection, a
     /// malformed tagged scalar, or (unless `allowNull`) `null`.
-    private mutating func scalarValue(
+    mutating func scalarValue(
         _ field: ConfigField,
         expected: String,
         allowNull: Bool = false
@@ -411,14 +418,14 @@ private struct ConfigDecoder {
         }
     }
 
-    private mutating func mismatch(_ field: ConfigField, expected: String, hint: String? = nil) {
+    mutating func mismatch(_ field: ConfigField, expected: String, hint: String? = nil) {
         var message = "expected \(expected), found \(describe(field.node))"
         if let hint { message += " (\(hint))" }
         report(.typeMismatch, field.key, field.line, message)
     }
 
     /// The integer in `field`, type-checked only.
-    private mutating func integer(_ field: ConfigField) -> Int? {
+    mutating func integer(_ field: ConfigField) -> Int? {
         switch scalarValue(field, expected: "an integer") {
         case .int(let value)?:
             return value
@@ -435,16 +442,16 @@ private struct ConfigDecoder {
     }
 
     @discardableResult
-    private mutating func read(_ target: inout Int, _ field: ConfigField?, range: ClosedRange<Int>) -> Bool {
+    mutating func read(_ target: inout Int, _ field: ConfigField?, range: ClosedRange<Int>) -> Bool {
         read(&target, field, requirement: "must be between \(range.lowerBound) and \(range.upperBound)", range.contains)
     }
 
     @discardableResult
-    private mutating func read(_ target: inout Int, _ field: ConfigField?, range: PartialRangeFrom<Int>) -> Bool {
+    mutating func read(_ target: inout Int, _ field: ConfigField?, range: PartialRangeFrom<Int>) -> Bool {
         read(&target, field, requirement: "must be at least \(range.lowerBound)", range.contains)
     }
 
-    private mutating func read(
+    mutating func read(
         _ target: inout Int,
         _ field: ConfigField?,
         requirement: String,
@@ -461,7 +468,7 @@ private struct ConfigDecoder {
     }
 
     @discardableResult
-    private mutating func read(
+    mutating func read(
         _ target: inout Double,
         _ field: ConfigField?,
         requirement: String,
@@ -492,7 +499,7 @@ private struct ConfigDecoder {
     }
 
     @discardableResult
-    private mutating func read(_ target: inout Bool, _ field: ConfigField?) -> Bool {
+    mutating func read(_ target: inout Bool, _ field: ConfigField?) -> Bool {
         guard let field else { return true }
         switch scalarValue(field, expected: "true or false") {
         case .bool(let value)?:
@@ -511,7 +518,7 @@ private struct ConfigDecoder {
     }
 
     /// The string in `field`, type-checked only; `null` gives `.some(nil)` when `allowNull`.
-    private mutating func string(_ field: ConfigField, allowNull: Bool) -> String?? {
+    mutating func string(_ field: ConfigField, allowNull: Bool) -> String?? {
         switch scalarValue(field, expected: "a string", allowNull: allowNull) {
         case .string(let text)?:
             return .some(text)
@@ -527,7 +534,7 @@ private struct ConfigDecoder {
 
     /// Reads a string; `check` returns what is wrong with it, or `nil`.
     @discardableResult
-    private mutating func read(_ target: inout String, _ field: ConfigField?, check: (String) -> String?) -> Bool {
+    mutating func read(_ target: inout String, _ field: ConfigField?, check: (String) -> String?) -> Bool {
         guard let field, let text = string(field, allowNull: false) ?? nil else { return field == nil }
         if let problem = check(text) {
             report(.invalidValue, field.key, field.line, problem)
@@ -539,7 +546,7 @@ private struct ConfigDecoder {
 
     /// Reads an optional string: `null` leaves it unset.
     @discardableResult
-    private mutating func read(_ target: inout String?, _ field: ConfigField?, check: (String) -> String?) -> Bool {
+    mutating func read(_ target: inout String?, _ field: ConfigField?, check: (String) -> String?) -> Bool {
         guard let field else { return true }
         guard let value = string(field, allowNull: true) else { return false }
         guard let text = value else {
@@ -556,7 +563,7 @@ private struct ConfigDecoder {
 
     /// Reads one of an enum's raw values.
     @discardableResult
-    private mutating func read<Value: RawRepresentable & CaseIterable>(
+    mutating func read<Value: RawRepresentable & CaseIterable>(
         _ target: inout Value,
         _ field: ConfigField?
     ) -> Bool where Value.RawValue == String {
@@ -570,7 +577,7 @@ private struct ConfigDecoder {
     }
 
     /// `broker.protocol` takes the string "5" or "3.1.1", and also the plain integer `5`.
-    private mutating func readProtocol(_ target: inout MQTTProtocolVersion, _ field: ConfigField?) {
+    mutating func readProtocol(_ target: inout MQTTProtocolVersion, _ field: ConfigField?) {
         guard let field else { return }
         let text: String
         switch scalarValue(field, expected: "a protocol version") {
@@ -593,14 +600,14 @@ private struct ConfigDecoder {
         target = version
     }
 
-    private static func choices<Value: RawRepresentable & CaseIterable>(_: Value.Type) -> String
+    static func choices<Value: RawRepresentable & CaseIterable>(_: Value.Type) -> String
     where Value.RawValue == String {
         let names = Value.allCases.map { "\"\($0.rawValue)\"" }
         return names.count <= 2 ? names.joined(separator: " or ") : "one of " + names.joined(separator: ", ")
     }
 
     /// A dotted field name such as `ts` or `meta.time`: non-empty parts separated by dots.
-    private static func checkDottedName(_ name: String) -> String? {
+    static func checkDottedName(_ name: String) -> String? {
         if name.isEmpty { return "must not be empty" }
         if name.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
             return "must be a dotted field name such as `ts` or `meta.time`, with no empty part, got \"\(name)\""
@@ -610,7 +617,7 @@ private struct ConfigDecoder {
 }
 
 /// Checks on MQTT topic names, filters and device templates; each returns what is wrong, or `nil`.
-private enum MQTTTopicCheck {
+enum MQTTTopicCheck {
     /// A subscription filter: `+` and `#` only as whole levels, `#` only last.
     static func filter(_ filter: String) -> String? {
         if let problem = basic(filter) { return problem }
@@ -692,7 +699,7 @@ extension YAMLScalar.Value {
 }
 
 /// Names what a node holds, for "expected X, found Y" messages.
-private func describe(_ node: YAMLNode) -> String {
+func describe(_ node: YAMLNode) -> String {
     switch node.content {
     case .mapping: return "a mapping"
     case .sequence: return "a list"
@@ -709,7 +716,7 @@ private func describe(_ node: YAMLNode) -> String {
 }
 
 /// "unknown key", with the closest known key when one is a likely typo, else the list of keys.
-private func unknownKeyMessage(_ name: String, known: [String]) -> String {
+func unknownKeyMessage(_ name: String, known: [String]) -> String {
     let distances = known.map { (key: $0, distance: editDistance($0, name)) }
     if let best = distances.min(by: { $0.distance < $1.distance }), best.distance < name.count,
         best.distance <= max(2, name.count / 3)
@@ -720,7 +727,7 @@ private func unknownKeyMessage(_ name: String, known: [String]) -> String {
 }
 
 /// Levenshtein distance over characters.
-private func editDistance(_ lhs: String, _ rhs: String) -> Int {
+func editDistance(_ lhs: String, _ rhs: String) -> Int {
     let left = Array(lhs)
     let right = Array(rhs)
     var previous = Array(0...right.count)
