@@ -2,7 +2,7 @@
 ///
 /// The JSON form (``json(latencyMs:)``) has these fields, in this order: `id`, `dedup_key`, `device`, `metric`,
 /// `detector`, `state`, `score`, `value`, `expected`, `band`, `onset`, `detected`, `time_to_detect_ms`,
-/// `latency_ms`, `explanation`, `profile`.
+/// `latency_ms`, `explanation`, `profile`, and for a resolved event `resolved` and `duration_ms`.
 package struct AnomalyEvent: Sendable, Equatable {
     package enum State: String, Sendable { case firing, resolved }
 
@@ -24,8 +24,10 @@ package struct AnomalyEvent: Sendable, Equatable {
     package var band: ClosedRange<Double>
     /// Event time (epoch seconds) of the first anomalous sample of the episode.
     package var onset: Double
-    /// Event time (epoch seconds) of the sample that changed the state.
+    /// Event time (epoch seconds) of the sample that fired the episode (for a resolved event too).
     package var detected: Double
+    /// Event time (epoch seconds) of the sample that resolved the episode; nil for a firing event.
+    package var resolvedAt: Double? = nil
     /// Wall-clock time (ns since the epoch) when the sample that changed the state was received.
     package var receivedAtNanos: Int64
     /// A sentence a person on call can act on.
@@ -35,7 +37,12 @@ package struct AnomalyEvent: Sendable, Equatable {
 
     /// Detection event time − onset, in milliseconds (rounded to the microsecond: event times are doubles
     /// of epoch seconds, whose last bits are noise at this scale).
-    package var timeToDetectMs: Double { ((detected - onset) * 1_000_000).rounded() / 1000 }
+    package var timeToDetectMs: Double { Self.milliseconds(detected - onset) }
+
+    /// Resolution − onset, in milliseconds, for a resolved event.
+    package var durationMs: Double? { resolvedAt.map { Self.milliseconds($0 - onset) } }
+
+    private static func milliseconds(_ seconds: Double) -> Double { (seconds * 1_000_000).rounded() / 1000 }
 
     /// The event as one JSON object; `latencyMs` is receive → publish wall time, known only when publishing.
     package func json(latencyMs: Double?) -> String {
@@ -56,6 +63,10 @@ package struct AnomalyEvent: Sendable, Equatable {
         writer.rawField("latency_ms", latencyMs.map(JSONWriter.number) ?? "null")
         writer.field("explanation", explanation)
         writer.field("profile", profile)
+        if let resolvedAt, let durationMs {
+            writer.field("resolved", TimeFormat.iso8601(resolvedAt))
+            writer.field("duration_ms", durationMs)
+        }
         return writer.finish()
     }
 }

@@ -102,8 +102,9 @@ package struct DetectionEngine {
         var size = EWMADetector()
         var rateEpisode = EpisodeTracker()
         var sizeEpisode = EpisodeTracker()
-        /// Set while a silence episode is open: (onset, detection) event times.
+        /// Set while a silence episode is open: its onset, and when the sweep found it.
         var silentSince: Double? = nil
+        var silenceDetectedAt = 0.0
         var lastEventTime = 0.0
         var lastReceiveTime = 0.0
         var messages = 0
@@ -238,6 +239,7 @@ package struct DetectionEngine {
             else { continue }
             let onset = states[index].silence.lastSeen + states[index].silence.interval
             states[index].silentSince = onset
+            states[index].silenceDetectedAt = now
             var context = EventContext(device: index, eventTime: now, receivedAtNanos: Int64(now * 1e9))
             context.profile = states[index].profile
             emit(makeEvent(.silence, .fired(onset: onset, peakScore: 1), context, value: now - states[index].silence.lastSeen, assessment))
@@ -260,7 +262,8 @@ package struct DetectionEngine {
                 let assessment = states[index].silence.check(now: receiveTime, p)
                     ?? Assessment(score: 1, z: 0, expected: 0, low: 0, high: 0)
                 let silence = receiveTime - states[index].silence.lastSeen
-                report(.resolved(onset: onset, peakScore: 1, peakZ: assessment.z), .silence, context, value: silence, assessment, &result, emit)
+                let transition = EpisodeTracker.Transition.resolved(onset: onset, peakScore: 1, peakZ: assessment.z, detectedAt: states[index].silenceDetectedAt)
+                report(transition, .silence, context, value: silence, assessment, &result, emit)
             }
             states[index].silence.heard(at: receiveTime, p, alpha: alphas.silence)
         }
@@ -414,23 +417,25 @@ package struct DetectionEngine {
             case .payloadSize: "payload_bytes"
             default: metricNames.key(context.metric)
             }
-        let (state, onset, score): (AnomalyEvent.State, Double, Double) =
+        let (state, onset, score, detected): (AnomalyEvent.State, Double, Double, Double) =
             switch transition {
-            case .fired(let onset, let peak): (.firing, onset, peak)
-            case .resolved(let onset, let peak, _): (.resolved, onset, peak)
+            case .fired(let onset, let peak): (.firing, onset, peak, context.eventTime)
+            case .resolved(let onset, let peak, _, let detectedAt): (.resolved, onset, peak, detectedAt)
             }
         let explanation = Explanation.text(
             kind, state: state, device: device, metric: metric, value: value, assessment: a,
             profile: profile, seasonBucket: context.seasonBucket, episodeSeconds: context.eventTime - onset,
-            peakZ: { if case .resolved(_, _, let z) = transition { return z } else { return a.z } }()
+            peakZ: { if case .resolved(_, _, let z, _) = transition { return z } else { return a.z } }()
         )
-        return AnomalyEvent(
+        var event = AnomalyEvent(
             id: UUID().uuidString.lowercased(),
             dedupKey: "vigil:\(device):\(metric):\(kind.label):\(Int64((onset * 1000).rounded()))",
             device: device, metric: metric, detector: kind.label, state: state,
             score: score, value: value, expected: a.expected, band: a.low...max(a.low, a.high),
-            onset: onset, detected: context.eventTime, receivedAtNanos: context.receivedAtNanos,
+            onset: onset, detected: detected, receivedAtNanos: context.receivedAtNanos,
             explanation: explanation, profile: profile.name
         )
+        if state == .resolved { event.resolvedAt = context.eventTime }
+        return event
     }
 }

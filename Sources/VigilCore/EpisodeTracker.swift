@@ -18,8 +18,9 @@ package struct EpisodeTracker: Sendable, Equatable {
     package enum Transition: Sendable, Equatable {
         /// The episode started: onset is the first sample of the run.
         case fired(onset: Double, peakScore: Double)
-        /// The episode ended; `onset` and `peakScore` describe the whole episode.
-        case resolved(onset: Double, peakScore: Double, peakZ: Double)
+        /// The episode ended; `onset` and `peakScore` describe the whole episode, `detectedAt` is the event
+        /// time at which it fired.
+        case resolved(onset: Double, peakScore: Double, peakZ: Double, detectedAt: Double)
     }
 
     /// Onset of the current run (before firing) or of the episode (after).
@@ -27,6 +28,8 @@ package struct EpisodeTracker: Sendable, Equatable {
     /// Peak score of the run or the episode.
     package private(set) var peakScore = 0.0
     private var peakDeviation: Float = 0
+    /// Seconds from onset to the sample that fired (fits the padding: the struct stays 32 bytes).
+    private var detectionDelay: Float = 0
     private var runLength: UInt16 = 0
     private var quietRun: UInt16 = 0
     package private(set) var isFiring = false
@@ -64,6 +67,7 @@ package struct EpisodeTracker: Sendable, Equatable {
         guard Int(runLength) >= policy.fireAfter else { return nil }
         isFiring = true
         quietRun = 0
+        detectionDelay = Float(eventTime - onset)
         return .fired(onset: onset, peakScore: peakScore)
     }
 
@@ -73,7 +77,7 @@ package struct EpisodeTracker: Sendable, Equatable {
         isFiring = false
         quietRun = 0
         runLength = 0
-        return .resolved(onset: onset, peakScore: peakScore, peakZ: peakZ)
+        return .resolved(onset: onset, peakScore: peakScore, peakZ: peakZ, detectedAt: onset + Double(detectionDelay))
     }
 
     private mutating func notePeak(score: Double, z: Double) {

@@ -76,6 +76,10 @@ package final class Pipeline: Sendable {
             snapshot.resolved += worker.counters[ShardWorker.Counter.resolved.rawValue]
             snapshot.devices += worker.deviceCount
             snapshot.ringDepth.append(worker.ring.depth)
+            for kind in DetectorKind.allCases {
+                snapshot.timeToDetect[kind, default: HistogramSnapshot()] = snapshot.timeToDetect[kind, default: HistogramSnapshot()]
+                    + worker.timeToDetect[kind.rawValue].snapshot
+            }
         }
         return snapshot
     }
@@ -93,6 +97,8 @@ package struct PipelineSnapshot: Sendable, Equatable {
     package var devices = 0
     package var dropped: [DropReason: Int] = [:]
     package var ringDepth: [Int] = []
+    /// Time to detect of firing events per detector (event time: detection − onset).
+    package var timeToDetect: [DetectorKind: HistogramSnapshot] = [:]
 
     package var droppedTotal: Int { dropped.values.reduce(0, +) }
 }

@@ -25,6 +25,8 @@ package final class ShardWorker: Sendable {
     package let counters = Counters(count: Counter.allCases.count)
     /// Consumer-side drops, indexed by `DropReason.rawValue`.
     package let drops = Counters(count: DropReason.allCases.count)
+    /// Time to detect of each firing event, per detector (`DetectorKind.rawValue`), on event time.
+    package let timeToDetect = DetectorKind.allCases.map { _ in Histogram() }
     /// Devices tracked (a gauge, updated per batch).
     private let devices = Atomic<Int>(0)
     package var deviceCount: Int { devices.load(ordering: .relaxed) }
@@ -72,9 +74,19 @@ package final class ShardWorker: Sendable {
         source.cancel()
     }
 
+    private func recordTimeToDetect(_ event: AnomalyEvent) {
+        guard event.state == .firing, let kind = DetectorKind(label: event.detector) else { return }
+        timeToDetect[kind.rawValue].record(event.detected - event.onset)
+    }
+
     /// Judges silence for every device of this shard at receive time `now` (on the worker's queue).
     private func sweep(now: Double) {
-        let fired = engine.withLock { engine in engine.sweep(now: now) { observer.anomaly($0) } }
+        let fired = engine.withLock { engine in
+            engine.sweep(now: now) { event in
+                recordTimeToDetect(event)
+                observer.anomaly(event)
+            }
+        }
         if fired > 0 { counters.add(Counter.fired.rawValue, fired) }
     }
 
@@ -129,6 +141,7 @@ package final class ShardWorker: Sendable {
                 device: record.device, payload: record.payload, receivedAtNanos: record.receivedAtNanos,
                 tag: Int(record.tag), sequence: record.sequence
             ) { event in
+                recordTimeToDetect(event)
                 observer.anomaly(event)
             }
             samples += result.samples

@@ -139,6 +139,11 @@ final class Service: Sendable {
         for (reason, count) in snapshot.dropped.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             fields.append(("dropped_\(reason.label)", String(count)))
         }
+        for kind in DetectorKind.allCases {
+            guard let ttd = snapshot.timeToDetect[kind], ttd.count > 0 else { continue }
+            func ms(_ seconds: Double?) -> String { seconds.map { String(format: "%.1fms", $0 * 1000) } ?? "-" }
+            fields.append(("mttd_\(kind.label)", "n=\(ttd.count) mean=\(ms(ttd.mean)) p50=\(ms(ttd.quantile(0.5))) p90=\(ms(ttd.quantile(0.9))) p99=\(ms(ttd.quantile(0.99)))"))
+        }
         if !flushed { logger.warning("stopped with anomaly events not acknowledged by the broker", [("pending", String(client.unacknowledgedPublishes))]) }
         logger.info("stopped", fields)
         return 0

@@ -167,6 +167,11 @@ import VigilCore
         #expect(silence.first?.onset == 1040)  // last message + the learned interval
         #expect(silence.first?.explanation.contains("d-1 has been silent for 11 s") == true)
         #expect(silence.last?.explanation.contains("talking again") == true)
+        // The resolved event keeps the detection time of its firing and adds its own end and duration.
+        #expect(silence.last?.detected == 1049)
+        #expect(silence.last?.timeToDetectMs == 9000)
+        #expect(silence.last?.durationMs == 60_000)
+        #expect(silence.last?.json(latencyMs: nil).contains("\"duration_ms\":60000") == true)
     }
 
     @Test func theEngineFlagsAPayloadOverTheCap() {

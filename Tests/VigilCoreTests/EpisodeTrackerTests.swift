@@ -20,7 +20,7 @@ import VigilCore
         #expect(transitions[0].0 == 1)
         #expect(transitions[0].1 == .fired(onset: 1, peakScore: 0.95))
         #expect(transitions[1].0 == 4)
-        #expect(transitions[1].1 == .resolved(onset: 1, peakScore: 0.95, peakZ: Double(Float(9.5))))
+        #expect(transitions[1].1 == .resolved(onset: 1, peakScore: 0.95, peakZ: Double(Float(9.5)), detectedAt: 1))
     }
 
     @Test func needsKConsecutiveSamplesAndReportsTheRunsOnset() {
@@ -30,12 +30,14 @@ import VigilCore
         #expect(transitions[0].0 == 6)
         #expect(transitions[0].1 == .fired(onset: 4, peakScore: 0.97))
         #expect(transitions[1].0 == 7)
+        // The resolution remembers when the episode fired: sample 6, two samples after its onset.
+        #expect(transitions[1].1 == .resolved(onset: 4, peakScore: 0.97, peakZ: Double(Float(9.7)), detectedAt: 6))
     }
 
     @Test func aSingleQuietSampleDoesNotResolveWhenMIsLarger() {
         let transitions = run([0.95, 0.1, 0.96, 0.1, 0.1, 0.99], policy: .init(fireAfter: 1, resolveAfter: 2))
         #expect(transitions.map(\.0) == [0, 4, 5])
-        #expect(transitions[1].1 == .resolved(onset: 0, peakScore: 0.96, peakZ: Double(Float(9.6))))
+        #expect(transitions[1].1 == .resolved(onset: 0, peakScore: 0.96, peakZ: Double(Float(9.6)), detectedAt: 0))
         #expect(transitions[2].1 == .fired(onset: 5, peakScore: 0.99))
     }
 }

@@ -62,6 +62,10 @@ final class RecordingObserver: PipelineObserver {
         let fired = observer.events.withLock { $0.filter { $0.state == .firing } }
         #expect(Set(fired.map(\.device)) == Set(stride(from: 0, to: devices, by: 10).map { "d-\($0)" }))
         #expect(fired.allSatisfy { $0.detected == 1150 && $0.value == 1000 })
+        // Each firing event's time to detect is in the histogram of its detector (0 here: k = 1).
+        let ttd = snapshot.timeToDetect[.ewma]
+        #expect(ttd?.count == fired.filter { $0.detector == "ewma" }.count)
+        #expect(ttd?.quantile(0.99) == 0)
     }
 
     @Test func theSameInputGivesTheSameEventsForAnyShardCount() {
