@@ -5,7 +5,8 @@ package struct DetectionSettings: Sendable, Equatable {
     /// The profile of each subscription (a message's tag), in order; a device keeps the profile of its first
     /// message. Never empty.
     package var profiles: [DetectorProfile]
-    /// Devices tracked by one engine (one shard); a new device past the cap is rejected and counted.
+    /// Devices tracked by one engine (one shard); a new device past the cap evicts the idlest of a sample of
+    /// tracked devices (counted).
     package var maxDevices: Int
     /// Distinct metrics kept per device; further metric names of that device are counted and ignored.
     package var maxMetricsPerDevice: Int
@@ -28,8 +29,6 @@ package struct DetectionSettings: Sendable, Equatable {
 /// Why a message, or some of its metrics, went unscored.
 package enum Rejection: Sendable, Equatable {
     case payload(PayloadError)
-    /// The shard already tracks `maxDevices` devices.
-    case deviceLimit
     /// The device already has `maxMetricsPerDevice` metrics, or the shard `maxMetricNames` names.
     case metricLimit
 
@@ -37,7 +36,6 @@ package enum Rejection: Sendable, Equatable {
     package var reason: String {
         switch self {
         case .payload(let error): error.reason
-        case .deviceLimit: "device_limit"
         case .metricLimit: "metric_limit"
         }
     }
@@ -68,6 +66,8 @@ package struct ProcessResult: Sendable, Equatable {
     package var droppedMetrics = 0
     /// Set when the whole message was rejected.
     package var rejection: Rejection? = nil
+    /// Devices evicted to make room for this message's device.
+    package var evicted = 0
     /// Events emitted.
     package var fired = 0
     package var resolved = 0
@@ -133,6 +133,8 @@ package struct DetectionEngine {
     private var devices = ByteInterner(expectedCount: 1024)
     private var metricNames = ByteInterner(expectedCount: 64)
     private var states: [DeviceState] = []
+    /// Seeded, so that eviction (and so a replay) is deterministic.
+    private var evictionRandom: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// Per (metric name, profile), at `metric * profiles.count + profile`: whether that profile judges it.
     private var metricSelected: [Bool] = []
     private let profiles: [CompiledProfile]
@@ -190,14 +192,14 @@ package struct DetectionEngine {
         if let known = devices.index(of: device) {
             deviceIndex = known
         } else {
-            guard devices.count < settings.maxDevices else {
-                result.rejection = .deviceLimit
-                return result
+            if devices.count >= settings.maxDevices {
+                evictIdlest()
+                result.evicted += 1
             }
             deviceIndex = devices.insert(device).index
             var state = DeviceState()
             state.profile = tag < profiles.count ? tag : 0
-            states.append(state)
+            if deviceIndex < states.count { states[deviceIndex] = state } else { states.append(state) }
         }
         let receiveTime = Double(receivedAtNanos) / 1e9
         let eventTime = decoder.eventTime ?? receiveTime
@@ -246,6 +248,31 @@ package struct DetectionEngine {
             fired += 1
         }
         return fired
+    }
+
+    /// Forgets the idlest of up to 16 tracked devices picked at random (Redis' approximated LRU: O(1) per
+    /// eviction, close to the true idlest), preferring devices with no open episode, so that an alert is
+    /// rarely left without its resolution.
+    private mutating func evictIdlest() {
+        var victim = -1
+        var victimIdle = -Double.infinity
+        var victimOpen = true
+        for _ in 0..<16 {
+            evictionRandom = evictionRandom &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let candidate = Int(truncatingIfNeeded: (evictionRandom >> 33) % UInt64(states.count))
+            let state = states[candidate]
+            let open = state.silentSince != nil || state.rateEpisode.isFiring || state.sizeEpisode.isFiring
+                || state.metrics.contains { $0.episodes.0.isFiring || $0.episodes.1.isFiring || $0.episodes.2.isFiring || $0.episodes.3.isFiring }
+            let idle = -state.lastReceiveTime
+            if victim < 0 || (victimOpen && !open) || (open == victimOpen && idle > victimIdle) {
+                victim = candidate
+                victimIdle = idle
+                victimOpen = open
+            }
+        }
+        guard victim >= 0 else { return }
+        devices.remove(victim)
+        states[victim] = DeviceState()
     }
 
     // MARK: Detectors

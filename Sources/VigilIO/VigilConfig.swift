@@ -200,8 +200,8 @@ package struct PipelineConfig: Sendable, Equatable {
     package var ringCapacity: Int
     /// What to do when a ring is full (`overflow`).
     package var overflow: ConfigOverflowPolicy
-    /// Most devices tracked per shard, at least 1; messages from further devices are counted under
-    /// `device_limit` and dropped (`max_devices`).
+    /// Most devices tracked per shard, at least 1; a new device beyond it evicts (forgets) the idlest of a
+    /// random sample of 16 tracked devices, counted as an eviction (`max_devices`).
     package var maxDevices: Int
     /// Most distinct metrics kept per device, at least 1; further metric names of that device are counted
     /// under `metric_limit` (`max_metrics_per_device`).

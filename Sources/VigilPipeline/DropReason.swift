@@ -16,7 +16,6 @@ package enum DropReason: Int, CaseIterable, Sendable {
     case badTimestamp
     case noMetrics
     case trailingData
-    case deviceLimit
     case metricLimit
     case other
 
@@ -37,7 +36,6 @@ package enum DropReason: Int, CaseIterable, Sendable {
         case .badTimestamp: "bad_timestamp"
         case .noMetrics: "no_metrics"
         case .trailingData: "trailing_data"
-        case .deviceLimit: "device_limit"
         case .metricLimit: "metric_limit"
         case .other: "other"
         }

@@ -74,6 +74,7 @@ package final class Pipeline: Sendable {
             snapshot.samples += worker.counters[ShardWorker.Counter.samples.rawValue]
             snapshot.fired += worker.counters[ShardWorker.Counter.fired.rawValue]
             snapshot.resolved += worker.counters[ShardWorker.Counter.resolved.rawValue]
+            snapshot.evictions += worker.counters[ShardWorker.Counter.evictions.rawValue]
             snapshot.devices += worker.deviceCount
             snapshot.ringDepth.append(worker.ring.depth)
             for kind in DetectorKind.allCases {
@@ -95,6 +96,8 @@ package struct PipelineSnapshot: Sendable, Equatable {
     package var fired = 0
     package var resolved = 0
     package var devices = 0
+    /// Devices forgotten to stay within `max_devices`.
+    package var evictions = 0
     package var dropped: [DropReason: Int] = [:]
     package var ringDepth: [Int] = []
     /// Time to detect of firing events per detector (event time: detection − onset).

@@ -16,7 +16,7 @@ package import VigilCore
 /// worker was asleep, one `DispatchSource.add`; under load the worker never sleeps and no signal is sent.
 package final class ShardWorker: Sendable {
     package enum Counter: Int, CaseIterable {
-        case messages, samples, fired, resolved, batches, wakeups
+        case messages, samples, fired, resolved, batches, wakeups, evictions
     }
 
     package let index: Int
@@ -135,6 +135,7 @@ package final class ShardWorker: Sendable {
         var samples = 0
         var fired = 0
         var resolved = 0
+        var evictions = 0
         let consumed = ring.consume(limit: batchSize) { record in
             messages += 1
             let result = engine.process(
@@ -147,6 +148,7 @@ package final class ShardWorker: Sendable {
             samples += result.samples
             fired += result.fired
             resolved += result.resolved
+            evictions += result.evicted
             if let rejection = result.rejection {
                 let reason = DropReason(rejection)
                 drops.add(reason.rawValue)
@@ -164,6 +166,7 @@ package final class ShardWorker: Sendable {
             counters.add(Counter.samples.rawValue, samples)
             counters.add(Counter.fired.rawValue, fired)
             counters.add(Counter.resolved.rawValue, resolved)
+            counters.add(Counter.evictions.rawValue, evictions)
             counters.add(Counter.batches.rawValue)
             devices.store(engine.deviceCount, ordering: .relaxed)
         }
@@ -189,7 +192,6 @@ extension DropReason {
     package init(_ rejection: Rejection) {
         switch rejection {
         case .payload(let error): self.init(label: error.reason)
-        case .deviceLimit: self = .deviceLimit
         case .metricLimit: self = .metricLimit
         }
     }

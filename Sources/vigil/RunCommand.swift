@@ -133,6 +133,7 @@ final class Service: Sendable {
         var fields: [(String, String)] = [
             ("received", String(snapshot.received)), ("processed", String(snapshot.processed)),
             ("samples", String(snapshot.samples)), ("devices", String(snapshot.devices)),
+            ("evictions", String(snapshot.evictions)),
             ("fired", String(snapshot.fired)), ("resolved", String(snapshot.resolved)),
             ("published", String(publisher.publishedCount)), ("dropped", String(snapshot.droppedTotal)),
         ]

@@ -26,12 +26,14 @@ final class RecordingObserver: PipelineObserver {
         }
     }
 
-    static func route(_ pipeline: Pipeline, device: String, payload: String) {
+    static func route(_ pipeline: Pipeline, device: String, payload: String, at seconds: Int64 = 0) {
         var topic = "devices/\(device)/telemetry"
         var payload = payload
         topic.withUTF8 { topic in
             payload.withUTF8 { payload in
-                pipeline.router.route(topic: UnsafeRawBufferPointer(topic), payload: UnsafeRawBufferPointer(payload), receivedAtNanos: 1)
+                pipeline.router.route(
+                    topic: UnsafeRawBufferPointer(topic), payload: UnsafeRawBufferPointer(payload), receivedAtNanos: 1 + seconds * 1_000_000_000
+                )
             }
         }
     }
@@ -131,18 +133,23 @@ final class RecordingObserver: PipelineObserver {
         #expect(observer.events.withLock { $0.isEmpty })
     }
 
-    @Test func theDeviceCapRejectsNewDevicesAndCountsThem() {
+    @Test func theDeviceCapEvictsTheIdlestAndCountsIt() {
         let observer = RecordingObserver()
         let settings = PipelineSettings(shards: 1, ringCapacity: 1 << 16, overflow: .block, maxPayloadBytes: 1024)
         let pipeline = Pipeline(settings: settings, templates: [Self.template], observer: observer) { _ in
             DetectionEngine(settings: DetectionSettings(maxDevices: 3), decoder: PayloadDecoder(limits: PayloadLimits(), timestampField: nil, timestampUnit: .auto))
         }
-        for device in 0..<5 { Self.route(pipeline, device: "d-\(device)", payload: "{\"v\": 1}") }
-        Self.route(pipeline, device: "d-0", payload: "{\"v\": 1}")
+        // d-1 is the idlest when d-3 arrives: last heard at t = 2, while d-0 spoke again at t = 4.
+        for (second, device) in ["d-0", "d-1", "d-2", "d-0", "d-3"].enumerated() {
+            Self.route(pipeline, device: device, payload: "{\"v\": 1}", at: Int64(second + 1))
+        }
         pipeline.drain()
         let snapshot = pipeline.snapshot()
         #expect(snapshot.devices == 3)
-        #expect(snapshot.processed == 6)
-        #expect(snapshot.dropped == [.deviceLimit: 2])
+        #expect(snapshot.processed == 5)
+        #expect(snapshot.evictions == 1)
+        #expect(snapshot.droppedTotal == 0)
+        let known = pipeline.workers[0].withEngine { engine in ["d-0", "d-1", "d-2", "d-3"].map { engine.isWarming($0) != nil } }
+        #expect(known == [true, false, true, true])
     }
 }
