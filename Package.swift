@@ -23,6 +23,8 @@ let package = Package(
 
         // Pure model and detection: Foundation only, no I/O, no threads.
         .target(name: "VigilCore"),
+        // A labelled synthetic fleet and the quality evaluation against its ground truth.
+        .target(name: "VigilSim", dependencies: ["VigilCore"]),
         // Rings, partitioning, shard workers.
         .target(name: "VigilPipeline", dependencies: ["VigilCore"]),
         // MQTT, config, logging: everything that touches the outside world.
@@ -33,7 +35,7 @@ let package = Package(
 
         // Shared test helpers: a real mosquitto on a free loopback port, temp dirs, waiting on conditions.
         .target(name: "TestSupport", dependencies: ["VigilIO"], path: "Tests/TestSupport"),
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilSim"]),
         .testTarget(name: "VigilPipelineTests", dependencies: ["VigilPipeline", "VigilCore"]),
         .testTarget(name: "VigilIOTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
