@@ -89,7 +89,7 @@ package struct QualityEvaluation {
             }
             guard let window, let index = indexed["\(window.device)/\(window.onset)"] else {
                 evaluation.falseAlarms += 1
-                evaluation.falseAlarmsByDetector[event.detector, default: 0] += 1
+                evaluation.falseAlarmsByDetector["\(event.detector)/\(event.metric)", default: 0] += 1
                 continue
             }
             if firstDetection[index].map({ event.detected < $0 }) ?? true { firstDetection[index] = event.detected }

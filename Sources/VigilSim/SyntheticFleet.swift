@@ -85,7 +85,9 @@ package struct SyntheticFleet {
                 let kind = Kind.allCases[(device * anomaliesPerDevice + index) % Kind.allCases.count]
                 // Somewhere in the first half of its slot, leaving the rest of the slot for recovery.
                 let onset = begin + Double(index) * slot + random.uniform() * (slot / 2 - kind.duration).clamped(to: 0...)
-                injections.append(Injection(device: "d-\(device)", kind: kind, metric: kind.metric, onset: onset, end: onset + kind.duration))
+                // An instantaneous anomaly lasts one reporting interval, so that exactly one sample carries it.
+                let end = onset + max(kind.duration, interval)
+                injections.append(Injection(device: "d-\(device)", kind: kind, metric: kind.metric, onset: onset, end: end))
             }
         }
         return injections
@@ -118,7 +120,7 @@ package struct SyntheticFleet {
             guard device >= 0, earliest < end else { return }
             let name = "d-\(device)"
             let time = earliest
-            let active = injections[name]?.first { time >= $0.onset && time <= max($0.end, $0.onset + interval * 0.5) }
+            let active = injections[name]?.first { time >= $0.onset && time < $0.end }
             var state = states[device]
             let hour = (time - Self.start) / 3600
             let noise = state.random.normal()

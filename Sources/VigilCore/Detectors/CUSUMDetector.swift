@@ -28,12 +28,19 @@ package struct CUSUMDetector: Sendable, Equatable {
 
     package private(set) var up = 0.0
     package private(set) var down = 0.0
+    private var lastResidual: Float = 0
+    /// Lag-1 autocorrelation of the clipped residuals, learned slowly.
+    package private(set) var autocorrelation: Float = 0
 
     package init() {}
 
     /// Accumulates one residual (in σ, against the baseline before the sample) and scores the evidence.
     package mutating func observe(residual: Double, _ p: Parameters) -> Double {
-        let r = min(max(residual, -p.clip), p.clip)
+        let clipped = min(max(residual, -p.clip), p.clip)
+        autocorrelation += 0.01 * (Float(clipped) * lastResidual - autocorrelation)
+        lastResidual = Float(clipped)
+        let rho = Double(min(max(autocorrelation, 0), 0.98))
+        let r = clipped * ((1 - rho) / (1 + rho)).squareRoot()
         up = max(0, up + r - p.k)
         down = max(0, down - r - p.k)
         return 1 - exp(-2 * p.k * max(up, down))

@@ -8,6 +8,12 @@ import Foundation
 /// An anomalous sample must not drag the baseline towards itself (otherwise a long spike would soon look
 /// normal), so the update clips it to `mean ± clip·σ` first.
 ///
+/// ## Heavy tails
+/// A Gaussian reading of `z` over-alarms on heavy-tailed metrics (bursty loads, small counts). The detector
+/// learns the 99th percentile `q` of its own `|z|` (stochastic approximation) and, where `q` exceeds the
+/// Gaussian 2.576, scores `z·2.576/q` instead: a score is then judged against the metric's own history of
+/// deviations. It only ever makes a detector less sensitive, never more.
+///
 /// ## Implementation notes
 /// The incremental exponentially weighted variance (West, 1979; Finch, 2009):
 /// `d = x − μ; μ += α·d; v = (1 − α)·(v + α·d²)`. During warm-up α is `max(1/n, α)`, which makes the first
@@ -44,8 +50,12 @@ package struct EWMADetector: Sendable, Equatable {
     }
 
     package private(set) var count: Int32 = 0
+    /// Learned 99th percentile of |z| (2.576 for a Gaussian metric).
+    package private(set) var tail: Float = Self.gaussianTail
     package private(set) var mean = 0.0
     package private(set) var variance = 0.0
+
+    static let gaussianTail: Float = 2.576
 
     package init() {}
 
@@ -58,7 +68,12 @@ package struct EWMADetector: Sendable, Equatable {
         if Int(count) >= p.warmup {
             let std = max(variance.squareRoot(), p.minStd)
             let z = (value - mean) / std
-            assessment = Assessment(score: Score.fromZ(z), z: z, expected: mean, std: std)
+            // Multiplicative stochastic approximation of the 99th percentile: up by 99 steps when exceeded,
+            // down by one otherwise, so it settles where 1% of |z| lie above it.
+            tail *= abs(z) > Double(tail) ? 1.0099 : 0.9999
+            tail = min(max(tail, Self.gaussianTail), 40)
+            let scaled = z * Double(Self.gaussianTail / tail)
+            assessment = Assessment(score: Score.fromZ(scaled), z: z, expected: mean, std: std * Double(tail / Self.gaussianTail))
         }
         update(value, p, alpha: alpha)
         return assessment
