@@ -44,11 +44,13 @@ import VigilCore
         var detector = EWMADetector()
         var generator = SplitMix(seed: 1)
         for _ in 0..<500 { _ = detector.observe(10 + generator.normal(), parameters, alpha: parameters.alpha) }
-        let before = detector.mean
+        let predicted = detector.mean + detector.trend
         let std = detector.variance.squareRoot()
+        let variance = detector.variance
         _ = detector.observe(10_000, parameters, alpha: parameters.alpha)
-        // Clipped at 3σ: the mean moves by at most α·3σ, not α·9990.
-        #expect(detector.mean - before <= parameters.alpha * 3 * std + 1e-9)
+        // Clipped at 3σ: the level moves by at most α·3σ past its prediction, not α·9990, and σ is untouched.
+        #expect(detector.mean - predicted <= parameters.alpha * 3 * std + 1e-9)
+        #expect(detector.variance == variance)
     }
 
     @Test func aFlatSignalUsesTheStdFloor() {

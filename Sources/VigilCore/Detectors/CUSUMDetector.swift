@@ -37,7 +37,9 @@ package struct CUSUMDetector: Sendable, Equatable {
     /// Accumulates one residual (in σ, against the baseline before the sample) and scores the evidence.
     package mutating func observe(residual: Double, _ p: Parameters) -> Double {
         let clipped = min(max(residual, -p.clip), p.clip)
-        autocorrelation += 0.01 * (Float(clipped) * lastResidual - autocorrelation)
+        // Learned slowly (a time constant of 500 samples): a shift's residuals are correlated too, and the
+        // tens of samples it takes to detect one must not explain it away.
+        autocorrelation += 0.002 * (Float(clipped) * lastResidual - autocorrelation)
         lastResidual = Float(clipped)
         let rho = Double(min(max(autocorrelation, 0), 0.98))
         let r = clipped * ((1 - rho) / (1 + rho)).squareRoot()

@@ -15,8 +15,10 @@ import Foundation
 /// deviations. It only ever makes a detector less sensitive, never more.
 ///
 /// ## Implementation notes
-/// The incremental exponentially weighted variance (West, 1979; Finch, 2009):
-/// `d = x − μ; μ += α·d; v = (1 − α)·(v + α·d²)`. During warm-up α is `max(1/n, α)`, which makes the first
+/// The baseline is Holt's linear method (level and trend) so that a smooth ramp, such as a daily cycle,
+/// does not leave a lagging baseline that looks like a shift. The incremental exponentially weighted
+/// variance (West, 1979; Finch, 2009) of the one-step errors:
+/// `d = x − (μ + b); μ = μ + b + α·d; b += αβ·d; v = (1 − α)·(v + α·d²)`. During warm-up α is `max(1/n, α)`, which makes the first
 /// samples a plain running mean and variance instead of a mean biased towards the first value.
 package struct EWMADetector: Sendable, Equatable {
     package struct Parameters: Sendable, Equatable {
@@ -54,6 +56,8 @@ package struct EWMADetector: Sendable, Equatable {
     package private(set) var tail: Float = Self.gaussianTail
     package private(set) var mean = 0.0
     package private(set) var variance = 0.0
+    /// Local trend per sample (Holt), learned ten times slower than the level.
+    package private(set) var trend = 0.0
 
     static let gaussianTail: Float = 2.576
 
@@ -67,13 +71,14 @@ package struct EWMADetector: Sendable, Equatable {
         var assessment: Assessment? = nil
         if Int(count) >= p.warmup {
             let std = max(variance.squareRoot(), p.minStd)
-            let z = (value - mean) / std
+            let z = (value - mean - trend) / std
             // Multiplicative stochastic approximation of the 99th percentile: up by 99 steps when exceeded,
-            // down by one otherwise, so it settles where 1% of |z| lie above it.
-            tail *= abs(z) > Double(tail) ? 1.0099 : 0.9999
+            // down by one otherwise, so it settles where 1% of |z| lie above it. Deviations beyond twice the
+            // current tail are anomalies, not evidence of a heavier tail: they do not raise it.
+            if abs(z) <= 2 * Double(tail) { tail *= abs(z) > Double(tail) ? 1.0099 : 0.9999 }
             tail = min(max(tail, Self.gaussianTail), 40)
             let scaled = z * Double(Self.gaussianTail / tail)
-            assessment = Assessment(score: Score.fromZ(scaled), z: z, expected: mean, std: std * Double(tail / Self.gaussianTail))
+            assessment = Assessment(score: Score.fromZ(scaled), z: z, expected: mean + trend, std: std * Double(tail / Self.gaussianTail))
         }
         update(value, p, alpha: alpha)
         return assessment
@@ -81,14 +86,22 @@ package struct EWMADetector: Sendable, Equatable {
 
     private mutating func update(_ value: Double, _ p: Parameters, alpha: Double) {
         count = count < Int32.max ? count + 1 : count
-        var x = value
-        if Int(count) > p.warmup {
-            let bound = p.clip * max(variance.squareRoot(), p.minStd)
-            x = min(max(x, mean - bound), mean + bound)
-        }
         let a = max(alpha, 1 / Double(count))
-        let d = x - mean
-        mean += a * d
-        variance = (1 - a) * (variance + a * d * d)
+        // Holt's linear method in error-correction form: predict level + trend, correct both by the error.
+        let predicted = mean + trend
+        var d = value - predicted
+        var outlier = false
+        if Int(count) > p.warmup {
+            // An outlier moves the baseline by at most clip·σ·α and leaves the spread alone: otherwise a
+            // persistent anomaly (a drift, a shift) would inflate σ as fast as it grows and never score.
+            let bound = p.clip * max(variance.squareRoot(), p.minStd)
+            outlier = abs(d) > bound
+            d = min(max(d, -bound), bound)
+        }
+        mean = predicted + a * d
+        // The trend learns ten times slower than the level (β = 0.1), and only once warm, so that a smooth
+        // daily ramp is followed while a step or a spike is not mistaken for a trend.
+        if Int(count) > p.warmup { trend += 0.1 * a * d }
+        if !outlier { variance = (1 - a) * (variance + a * d * d) }
     }
 }
