@@ -16,6 +16,7 @@ package enum DropReason: Int, CaseIterable, Sendable {
     case badTimestamp
     case noMetrics
     case trailingData
+    case unsupported
     case deviceLimit
     case metricLimit
     case other
@@ -37,6 +38,7 @@ package enum DropReason: Int, CaseIterable, Sendable {
         case .badTimestamp: "bad_timestamp"
         case .noMetrics: "no_metrics"
         case .trailingData: "trailing_data"
+        case .unsupported: "unsupported"
         case .deviceLimit: "device_limit"
         case .metricLimit: "metric_limit"
         case .other: "other"
