@@ -64,8 +64,8 @@ package struct ProcessResult: Sendable, Equatable {
 /// Decodes messages and runs the detectors of every device of one shard.
 ///
 /// Deterministic and single-threaded: one shard worker owns one engine and feeds it in ring order.
-/// Detectors run on event time (the payload's timestamp when present, else receive time), so a replay at any
-/// speed decides exactly as live traffic did.
+/// Detectors run on event time (a SenML record's own time, else the payload's timestamp, else receive time), so
+/// a replay at any speed decides exactly as live traffic did.
 package struct DetectionEngine {
     private struct MetricState {
         var metric: Int32
@@ -122,11 +122,15 @@ package struct DetectionEngine {
             deviceIndex = devices.insert(device).index
             states.append(DeviceState())
         }
-        let eventTime = decoder.eventTime ?? Double(receivedAtNanos) / 1e9
-        states[deviceIndex].lastEventTime = eventTime
+        let receivedAt = Double(receivedAtNanos) / 1e9
         states[deviceIndex].messages += 1
 
+        // Each field has its own event time (a SenML record's time, else the payload's timestamp, else
+        // receive time); the device's last event time is the latest of them.
+        var latestEventTime = -Double.infinity
         for field in 0..<decoder.fieldCount {
+            let eventTime = decoder.fieldEventTime(field, receivedAt: receivedAt)
+            latestEventTime = max(latestEventTime, eventTime)
             guard let slot = metricSlot(device: deviceIndex, field: field) else {
                 result.droppedMetrics += 1
                 continue
@@ -149,6 +153,7 @@ package struct DetectionEngine {
             if event.state == .firing { result.fired += 1 } else { result.resolved += 1 }
             emit(event)
         }
+        states[deviceIndex].lastEventTime = latestEventTime
         return result
     }
 
