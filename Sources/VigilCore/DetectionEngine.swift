@@ -76,8 +76,8 @@ package struct ProcessResult: Sendable, Equatable {
 /// Decodes messages and runs the detectors of every device of one shard.
 ///
 /// Deterministic and single-threaded: one shard worker owns one engine and feeds it in ring order. Metric
-/// detectors run on event time (the payload's timestamp when present, else receive time), so a replay at any
-/// speed decides exactly as live traffic did; device detectors (rate, silence) run on receive time, which a
+/// detectors run on event time (a SenML record's own time, else the payload's timestamp, else receive time),
+/// so a replay at any speed decides exactly as live traffic did; device detectors (rate, silence) run on receive time, which a
 /// replay takes from the recording.
 ///
 /// ## State
@@ -220,11 +220,13 @@ package struct DetectionEngine {
             context.metric = Int(states[deviceIndex].metrics[slot].metric)
             context.maxScore = 0
             context.fired = false
+            context.eventTime = decoder.fieldEventTime(field, receivedAt: receiveTime)
+            states[deviceIndex].lastEventTime = max(states[deviceIndex].lastEventTime, context.eventTime)
             let value = decoder.fieldValue(field)
             metricDetectors(&context, slot: slot, value: value, result: &result, emit: emit)
             if let scores {
                 scores(SampleScore(
-                    sequence: sequence, eventTime: eventTime, device: devices.key(deviceIndex),
+                    sequence: sequence, eventTime: context.eventTime, device: devices.key(deviceIndex),
                     metric: metricNames.key(context.metric), value: value, score: context.maxScore, firing: context.fired
                 ))
             }
@@ -456,7 +458,7 @@ package struct DetectionEngine {
         )
         var event = AnomalyEvent(
             id: UUID().uuidString.lowercased(),
-            dedupKey: "vigil:\(device):\(metric):\(kind.label):\(Int64((onset * 1000).rounded()))",
+            dedupKey: "vigil:\(device):\(metric):\(kind.label):\(Int64(exactly: (onset * 1000).rounded()) ?? 0)",
             device: device, metric: metric, detector: kind.label, state: state,
             score: score, value: value, expected: a.expected, band: a.low...max(a.low, a.high),
             onset: onset, detected: detected, receivedAtNanos: context.receivedAtNanos,

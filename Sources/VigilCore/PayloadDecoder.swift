@@ -24,32 +24,55 @@ package struct PayloadLimits: Sendable {
     }
 }
 
-/// Decodes telemetry payloads (one JSON object each) into flattened numeric fields.
+/// Decodes telemetry payloads (a JSON object, a SenML pack, or a bare number) into named
+/// numeric fields, each with its event time.
 ///
 /// A hand-written byte scanner: no Foundation, no `String`, and no allocation per message
 /// once the decoder exists. Keep one decoder per shard worker and reuse it for every message:
 ///
 /// ```swift
-/// var decoder = PayloadDecoder(limits: PayloadLimits(), timestampField: "ts", timestampUnit: .auto)
+/// var decoder = PayloadDecoder(format: .auto, limits: PayloadLimits(), timestampField: "ts", timestampUnit: .auto)
 /// try payload.withUnsafeBytes { try decoder.decode($0) }   // {"ts":1700000000,"env":{"t":21.5}}
 /// for index in 0..<decoder.fieldCount {
 ///     decoder.withFieldName(index) { name in ... }         // "env.t"
 ///     decoder.fieldValue(index)                            // 21.5
+///     decoder.fieldEventTime(index, receivedAt: now)       // 1700000000.0
 /// }
-/// decoder.eventTime                                        // 1700000000.0
 /// ```
 ///
 /// After a successful ``decode(_:)`` the fields and ``eventTime`` describe that payload until
 /// the next call; after a failed one the decoder holds no fields, and the next call works normally.
 ///
-/// ## Rules
+/// ## Formats
 ///
+/// The decoder's ``PayloadFormat`` says how to read each payload. Every format first skips
+/// JSON whitespace (space, tab, LF, CR); input larger than ``PayloadLimits/maxBytes`` is
+/// ``PayloadError/tooLarge`` before any byte is read, and empty or all-whitespace input is
+/// ``PayloadError/notJSON``. Then the first byte decides:
+///
+/// | format | accepts | first byte | anything else |
+/// |---|---|---|---|
+/// | ``PayloadFormat/json`` | one object | `{` | ``PayloadError/notJSON`` |
+/// | ``PayloadFormat/senml`` | one SenML pack | `[` | ``PayloadError/notJSON`` |
+/// | ``PayloadFormat/number`` | one number | `-` or a digit | ``PayloadError/notJSON`` (so `"42"` is rejected) |
+/// | ``PayloadFormat/auto`` | any of the three | `{`, `[`, or `-`/digit | ``PayloadError/notJSON`` |
+///
+/// In every format, anything but whitespace after the value is ``PayloadError/trailingData``,
+/// input that ends inside it is ``PayloadError/truncated``, and a valid payload without a
+/// single metric is ``PayloadError/noMetrics``. Strings and numbers follow the rules below
+/// wherever they appear.
+///
+/// **Event time.** ``fieldEventTime(_:receivedAt:)`` gives each field's time: its own SenML
+/// time when it has one, else the payload's timestamp field (``eventTime``), else the
+/// receive time. The timestamp field applies to JSON objects only; SenML packs and bare
+/// numbers ignore it.
+///
+/// ## JSON objects
 /// **Shape.** The input must be exactly one JSON object (RFC 8259), optionally surrounded by
-/// JSON whitespace (space, tab, LF, CR). Input larger than ``PayloadLimits/maxBytes`` is
-/// ``PayloadError/tooLarge`` before any byte is read. If the first non-whitespace byte is not
-/// `{` (including empty input, all whitespace, a top-level array, string or number, and a
-/// UTF-8 byte order mark) it is ``PayloadError/notJSON``. Anything but whitespace after the
-/// closing `}` is ``PayloadError/trailingData``. Input that ends before the object does is
+/// whitespace. Under ``PayloadFormat/json``, if the first non-whitespace byte is not `{`
+/// (including a top-level array, string or number, and a UTF-8 byte order mark) it is
+/// ``PayloadError/notJSON``. Anything but whitespace after the closing `}` is
+/// ``PayloadError/trailingData``. Input that ends before the object does is
 /// ``PayloadError/truncated``; any other grammar violation is ``PayloadError/syntax`` with the
 /// offset of the offending byte (this includes a trailing comma, `{"a":1,}`).
 ///
@@ -98,26 +121,85 @@ package struct PayloadLimits: Sendable {
 /// ``PayloadError/badTimestamp``. A missing field or `null` leaves ``eventTime`` `nil`, as does
 /// a `nil` `timestampField`. If the field repeats, the last one wins.
 ///
+/// ## SenML packs
+///
+/// RFC 8428's JSON representation: a top-level array of records (objects). The pack is depth 1
+/// and its records depth 2, so a ``PayloadLimits/maxDepth`` of 1 rejects every non-empty pack
+/// as ``PayloadError/tooDeep``. An element that is not an object (`[1,2]`, `[[...]]`) is
+/// ``PayloadError/syntax`` at that element; JSON grammar errors are as for objects.
+///
+/// **Fields.** Each known field must have its JSON type, or the payload is
+/// ``PayloadError/syntax`` at the value: strings `bn`, `bu`, `n`, `u`, `vs`, `vd`; numbers
+/// `bt`, `bv`, `bs`, `bver`, `v`, `s`, `t`, `ut`; `true`/`false` for `vb` (`null` is a wrong
+/// type too). Base fields (`bn`, `bt`, `bv`, `bs`) apply to their own record and every later
+/// one until a record sets that field again (RFC 8428 §4.1); an absent one counts as an empty
+/// name or zero. `bu`, `u`, `ut`, `vs` and `vd` are checked and ignored. Units are not part of
+/// a metric's name, so measurements told apart only by their units (as in §5.1.3) share one
+/// metric. A field repeated in one record: the last one wins. A field name ending
+/// in `_` is must-understand (§4.4), and Vigil understands none, so it is
+/// ``PayloadError/unsupported`` at the name, as is a `bver` above 10 (the version this
+/// decoder implements; any lower number is accepted). Any other unknown field is validated
+/// like an array element and ignored.
+///
+/// **Records.** A record holds at most one of the value fields `v`, `vb`, `vs`, `vd` (§4.2; a
+/// second kind is ``PayloadError/syntax`` at its name). A record's metric is, in this order:
+/// - `v`: the value `bv + v`;
+/// - `vb`: `true` is 1 and `false` is 0 (`bv` does not apply);
+/// - `vs` or `vd`: none, the record is skipped (its sum too: the sum of a string is not
+///   the same measurement);
+/// - no value field but `s`: the sum `bs + s`, under the record's own name;
+/// - nothing: none, the record is skipped (a record of base fields only, as in §5.1.7).
+///
+/// The metric's name is `bn + n` (§4.5.1); longer than ``PayloadLimits/maxNameBytes`` is
+/// ``PayloadError/nameTooLong``, checked for every record that has a name or a value. A
+/// record that carries a value field or `s` but resolves to an empty name is
+/// ``PayloadError/syntax`` at the record's `{`. Names are not checked against §4.5.1's
+/// character set: any valid UTF-8 is kept, as in JSON objects. Records with the same name
+/// are all reported, in pack order. A value or time that overflows when its base is added
+/// is ``PayloadError/nonFinite`` at the record's `{`.
+///
+/// **Time.** A record's time is `bt + t` (absent ones are zero). From 2^28 (268,435,456) on
+/// it is absolute epoch seconds; below that it is relative to the time the message was
+/// received (§4.5.3: 0 is "now", -5 five seconds before). Vigil rejects as
+/// ``PayloadError/badTimestamp`` (at the record's `{`) an absolute time at or above 1e11 (the
+/// year 5138) and a relative one more than 2^28 seconds in the past (about 8.5 years): no
+/// working device clock needs them, and they keep every event time in the range the rest of
+/// Vigil formats and stores. Only records that give a metric are checked. A pack without
+/// such a record (the empty `[]` included) is ``PayloadError/noMetrics``.
+///
+/// ## Bare numbers
+///
+/// One JSON number (the **Numbers** grammar above), optionally surrounded by whitespace, reported as the
+/// one metric `value` (so a ``PayloadLimits/maxNameBytes`` below 5 rejects it as
+/// ``PayloadError/nameTooLong``). `1e400` is ``PayloadError/nonFinite``; `42 x` and `01` are
+/// ``PayloadError/trailingData`` at the byte after the number; `-` alone is
+/// ``PayloadError/truncated``; `true` and `null` are ``PayloadError/notJSON``.
+///
 /// ## Implementation notes
 ///
 /// Storage is a byte arena for names (`maxFields * maxNameBytes`) and parallel arrays for
-/// `(nameStart, nameLength, value)` (`maxFields` each), plus one scratch array for the name
-/// being built, the `strtod` copy and an escaped timestamp. All are allocated at init at their
-/// full size from the limits, and "cleared" by resetting a count: steady state never allocates.
+/// `(nameStart, nameLength, value, time)` (`maxFields` each), plus one scratch array for the
+/// name being built, the `strtod` copy, an escaped timestamp or SenML field name, and the
+/// SenML base name. All are allocated at init at their full size from the limits, and
+/// "cleared" by resetting a count: steady state never allocates, in any format.
 /// (A copy of a decoder shares those buffers and pays one copy on its first use, as
 /// copy-on-write requires: keep one decoder per worker.)
 ///
 /// ``decode(_:)`` borrows each array mutably once per message and hands raw pointers to a
-/// private scanner, which walks the input `UnsafeRawBufferPointer` with integer indices and
+/// scanner (`PayloadScanner`, with its SenML and bare-number parts in
+/// `PayloadScanner+Formats.swift`), which walks the input `UnsafeRawBufferPointer` with integer indices and
 /// recurses once per nesting level (bounded by ``PayloadLimits/maxDepth``). So the hot path has
 /// no per-byte or per-field uniqueness or capacity checks, and no `String`. The few
 /// `@inline(__always)` helpers are there because a release benchmark showed 4-12% from them.
 package struct PayloadDecoder: Sendable {
     /// The longest number token that is converted; see the rules above.
-    fileprivate static let maxNumberBytes = 64
+    static let maxNumberBytes = 64
     /// The longest escaped timestamp string, decoded, that is parsed.
-    fileprivate static let maxEscapedTimestampBytes = 128
+    static let maxEscapedTimestampBytes = 128
+    /// SenML times below this (2^28 seconds) are relative to the receive time (RFC 8428 §4.5.3).
+    package static let senMLRelativeTimeLimit = 268_435_456.0
 
+    private let format: PayloadFormat
     private let limits: PayloadLimits
     private let timestampUnit: TimestampUnit
     /// Where the configured timestamp name sits at the end of `scratch`; -1 when there is none.
@@ -130,23 +212,36 @@ package struct PayloadDecoder: Sendable {
     private var nameStarts: [Int]
     private var nameLengths: [Int]
     private var values: [Double]
+    /// Each field's own time (SenML only; see `hasFieldTimes`): absolute epoch seconds, or an
+    /// offset from the receive time when below ``senMLRelativeTimeLimit``.
+    private var times: [Double]
     /// Working bytes, in regions: the flattened name of the key being scanned (maxNameBytes),
     /// the NUL-terminated copy of a number for `strtod` (65), the decoded text of an escaped
-    /// timestamp (128), and the configured timestamp name, which never changes.
+    /// timestamp or SenML field name (128), the SenML base name (maxNameBytes), and the
+    /// configured timestamp name, which never changes.
     private var scratch: [UInt8]
     private var count = 0
     private var decodedEventTime: Double?
+    /// Whether `times` holds each field's time (the last payload was a SenML pack).
+    private var hasFieldTimes = false
 
     /// Creates a decoder and reserves all the storage it will ever need.
     ///
     /// - Parameters:
+    ///   - format: How payloads are read; `.json` (one object) unless given.
     ///   - limits: Bounds on payload size and shape. Each must be at least 1.
-    ///   - timestampField: The flattened, dotted name of the event-time field (such as `ts`
-    ///     or `meta.ts`), or `nil` to ignore event time.
+    ///   - timestampField: The flattened, dotted name of the event-time field of JSON objects
+    ///     (such as `ts` or `meta.ts`), or `nil` to ignore event time.
     ///   - timestampUnit: How the timestamp field's value is read.
-    package init(limits: PayloadLimits, timestampField: String?, timestampUnit: TimestampUnit) {
+    package init(
+        format: PayloadFormat = .json,
+        limits: PayloadLimits,
+        timestampField: String?,
+        timestampUnit: TimestampUnit
+    ) {
         precondition(limits.maxBytes >= 1 && limits.maxDepth >= 1, "payload limits must be at least 1")
         precondition(limits.maxFields >= 1 && limits.maxNameBytes >= 1, "payload limits must be at least 1")
+        self.format = format
         self.limits = limits
         self.timestampUnit = timestampUnit
         let timestampName = timestampField.map { Array($0.utf8) }
@@ -155,6 +250,7 @@ package struct PayloadDecoder: Sendable {
         nameStarts = Array(repeating: 0, count: limits.maxFields)
         nameLengths = Array(repeating: 0, count: limits.maxFields)
         values = Array(repeating: 0, count: limits.maxFields)
+        times = Array(repeating: 0, count: limits.maxFields)
         scratch = Array(repeating: 0, count: ScratchLayout(limits: limits).timestampName)
         scratch.append(contentsOf: timestampName ?? [])
     }
@@ -163,7 +259,9 @@ package struct PayloadDecoder: Sendable {
     package var fieldCount: Int { count }
 
     /// Epoch seconds from the last payload's timestamp field; `nil` when the field is absent,
-    /// `null`, or not configured.
+    /// `null`, or not configured, and for SenML packs and bare numbers, which have none.
+    ///
+    /// Fields can have their own times: read ``fieldEventTime(_:receivedAt:)`` for each field.
     package var eventTime: Double? { decodedEventTime }
 
     /// Calls `body` with the UTF-8 bytes of field `index`'s flattened, dotted name.
@@ -187,7 +285,27 @@ package struct PayloadDecoder: Sendable {
         return values[index]
     }
 
-    /// Decodes one payload; on success the fields and event time describe it until the next call.
+    /// The event time of field `index`, in epoch seconds, for a message received at `receivedAt`.
+    ///
+    /// The field's own SenML time when it is absolute; `receivedAt` plus the field's SenML time
+    /// when that is relative (below 2^28, RFC 8428 §4.5.3); for JSON objects the payload's
+    /// ``eventTime``, and `receivedAt` when there is none (as for bare numbers).
+    ///
+    /// ```swift
+    /// // [{"bn":"dev/","bt":1700000000,"n":"t","v":1},{"n":"t","t":10,"v":2},{"bt":-5,"n":"h","v":3}]
+    /// decoder.fieldEventTime(0, receivedAt: now)  // 1700000000
+    /// decoder.fieldEventTime(1, receivedAt: now)  // 1700000010
+    /// decoder.fieldEventTime(2, receivedAt: now)  // now - 5
+    /// ```
+    /// - Precondition: `0 <= index < fieldCount`.
+    package func fieldEventTime(_ index: Int, receivedAt: Double) -> Double {
+        precondition(index >= 0 && index < count, "field index out of range")
+        guard hasFieldTimes else { return decodedEventTime ?? receivedAt }
+        let time = times[index]
+        return time < Self.senMLRelativeTimeLimit ? receivedAt + time : time
+    }
+
+    /// Decodes one payload; on success the fields and event times describe it until the next call.
     ///
     /// - Parameter bytes: The raw payload; it is not retained.
     /// - Throws: ``PayloadError`` for any payload that breaks the rules in the type's
@@ -196,7 +314,9 @@ package struct PayloadDecoder: Sendable {
     package mutating func decode(_ bytes: UnsafeRawBufferPointer) throws(PayloadError) {
         count = 0
         decodedEventTime = nil
+        hasFieldTimes = false
         guard bytes.count <= limits.maxBytes else { throw .tooLarge }
+        let format = self.format
         let limits = self.limits
         let unit = timestampUnit
         let timestampNameLength = self.timestampNameLength
@@ -206,22 +326,25 @@ package struct PayloadDecoder: Sendable {
             nameStarts.withUnsafeMutableBufferPointer { nameStarts in
                 nameLengths.withUnsafeMutableBufferPointer { nameLengths in
                     values.withUnsafeMutableBufferPointer { values in
-                        scratch.withUnsafeMutableBufferPointer { scratch in
-                            var scanner = PayloadScanner(
-                                input: bytes,
-                                limits: limits,
-                                unit: unit,
-                                names: names.baseAddress!,
-                                nameStarts: nameStarts.baseAddress!,
-                                nameLengths: nameLengths.baseAddress!,
-                                values: values.baseAddress!,
-                                scratch: scratch.baseAddress!,
-                                timestampNameLength: timestampNameLength
-                            )
-                            do throws(PayloadError) {
-                                return .success(try scanner.scanPayload())
-                            } catch {
-                                return .failure(error)
+                        times.withUnsafeMutableBufferPointer { times in
+                            scratch.withUnsafeMutableBufferPointer { scratch in
+                                var scanner = PayloadScanner(
+                                    input: bytes,
+                                    limits: limits,
+                                    unit: unit,
+                                    names: names.baseAddress!,
+                                    nameStarts: nameStarts.baseAddress!,
+                                    nameLengths: nameLengths.baseAddress!,
+                                    values: values.baseAddress!,
+                                    times: times.baseAddress!,
+                                    scratch: scratch.baseAddress!,
+                                    timestampNameLength: timestampNameLength
+                                )
+                                do throws(PayloadError) {
+                                    return .success(try scanner.scanPayload(format: format))
+                                } catch {
+                                    return .failure(error)
+                                }
                             }
                         }
                     }
@@ -232,6 +355,7 @@ package struct PayloadDecoder: Sendable {
         case .success(let output):
             count = output.fieldCount
             decodedEventTime = output.eventTime
+            hasFieldTimes = output.hasFieldTimes
         case .failure(let error):
             throw error
         }
@@ -239,16 +363,18 @@ package struct PayloadDecoder: Sendable {
 }
 
 /// Where each region of the decoder's scratch buffer starts.
-private struct ScratchLayout {
+struct ScratchLayout {
     var path = 0
     var number: Int
     var string: Int
+    var baseName: Int
     var timestampName: Int
 
     init(limits: PayloadLimits) {
         number = limits.maxNameBytes
         string = number + PayloadDecoder.maxNumberBytes + 1
-        timestampName = string + PayloadDecoder.maxEscapedTimestampBytes
+        baseName = string + PayloadDecoder.maxEscapedTimestampBytes
+        timestampName = baseName + limits.maxNameBytes
     }
 }
 
@@ -256,10 +382,12 @@ private struct ScratchLayout {
 /// pointers, valid for one call only.
 ///
 /// Every method takes the read position `i` as `inout` and leaves it after what it consumed.
-private struct PayloadScanner {
+struct PayloadScanner {
     struct Output {
         var fieldCount: Int
         var eventTime: Double?
+        /// Whether each field's time was written to `times` (SenML).
+        var hasFieldTimes = false
     }
 
     let input: UnsafeRawBufferPointer
@@ -273,12 +401,16 @@ private struct PayloadScanner {
     let nameStarts: UnsafeMutablePointer<Int>
     let nameLengths: UnsafeMutablePointer<Int>
     let values: UnsafeMutablePointer<Double>
+    /// Each field's SenML time (written only for SenML packs).
+    let times: UnsafeMutablePointer<Double>
     /// The flattened name of the key being scanned (maxNameBytes).
     let path: UnsafeMutablePointer<UInt8>
     /// Room for the longest number and its NUL.
     let numberScratch: UnsafeMutablePointer<UInt8>
-    /// Room for a decoded escaped timestamp string.
+    /// Room for a decoded escaped timestamp string or SenML field name.
     let stringScratch: UnsafeMutablePointer<UInt8>
+    /// The SenML base name in force (maxNameBytes).
+    let baseName: UnsafeMutablePointer<UInt8>
     /// The configured timestamp name, or nil.
     let timestampName: UnsafeBufferPointer<UInt8>?
 
@@ -295,6 +427,7 @@ private struct PayloadScanner {
         nameStarts: UnsafeMutablePointer<Int>,
         nameLengths: UnsafeMutablePointer<Int>,
         values: UnsafeMutablePointer<Double>,
+        times: UnsafeMutablePointer<Double>,
         scratch: UnsafeMutablePointer<UInt8>,
         timestampNameLength: Int
     ) {
@@ -307,25 +440,41 @@ private struct PayloadScanner {
         self.nameStarts = nameStarts
         self.nameLengths = nameLengths
         self.values = values
+        self.times = times
         let layout = ScratchLayout(limits: limits)
         path = scratch + layout.path
         numberScratch = scratch + layout.number
         stringScratch = scratch + layout.string
+        baseName = scratch + layout.baseName
         timestampName =
             timestampNameLength >= 0
             ? UnsafeBufferPointer(start: scratch + layout.timestampName, count: timestampNameLength) : nil
     }
 
-    mutating func scanPayload() throws(PayloadError) -> Output {
+    mutating func scanPayload(format: PayloadFormat) throws(PayloadError) -> Output {
         var i = 0
         text.skipWhitespace(&i)
         guard i < end else { throw .notJSON }
-        guard input[i] == ASCII.openBrace else { throw PayloadError.notJSON.at(i) }
-        try scanObject(&i, depth: 1, collecting: true)
+        let first = input[i]
+        let isObject = first == ASCII.openBrace
+        let isPack = first == ASCII.openBracket
+        let isNumber = first == ASCII.minus || JSONText.isDigit(first)
+        var hasFieldTimes = false
+        switch format {
+        case .json where isObject, .auto where isObject:
+            try scanObject(&i, depth: 1, collecting: true)
+        case .senml where isPack, .auto where isPack:
+            try scanSenMLPack(&i)
+            hasFieldTimes = true
+        case .number where isNumber, .auto where isNumber:
+            try scanBareNumber(&i)
+        default:
+            throw PayloadError.notJSON.at(i)
+        }
         text.skipWhitespace(&i)
         guard i == end else { throw PayloadError.trailingData.at(i) }
         guard fieldCount > 0 else { throw .noMetrics }
-        return Output(fieldCount: fieldCount, eventTime: eventTime)
+        return Output(fieldCount: fieldCount, eventTime: eventTime, hasFieldTimes: hasFieldTimes)
     }
 
     // MARK: - Structure
@@ -626,7 +775,7 @@ private struct PayloadScanner {
 /// Byte-level readers over one payload: validation of strings, escapes, UTF-8, literals and
 /// numbers. Every method takes the read position `i` as `inout` and leaves it after what it
 /// consumed.
-private struct JSONText {
+struct JSONText {
     let input: UnsafeRawBufferPointer
     var end: Int { input.count }
 
@@ -891,7 +1040,7 @@ private struct JSONText {
 ///
 /// Its value is `significand * 10^exponent` (up to `dropped` digits), where the
 /// significand keeps the first 19 significant digits.
-private struct NumberToken {
+struct NumberToken {
     var start: Int
     var end = 0
     var negative = false
@@ -930,7 +1079,7 @@ private struct NumberToken {
 }
 
 /// The bytes the scanner looks for.
-private enum ASCII {
+enum ASCII {
     static let tab = UInt8(ascii: "\t")
     static let lineFeed = UInt8(ascii: "\n")
     static let carriageReturn = UInt8(ascii: "\r")
@@ -948,6 +1097,7 @@ private enum ASCII {
     static let openBracket = UInt8(ascii: "[")
     static let backslash = UInt8(ascii: "\\")
     static let closeBracket = UInt8(ascii: "]")
+    static let underscore = UInt8(ascii: "_")
     static let lowerB = UInt8(ascii: "b")
     static let lowerE = UInt8(ascii: "e")
     static let lowerF = UInt8(ascii: "f")

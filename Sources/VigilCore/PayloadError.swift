@@ -27,6 +27,7 @@ package struct PayloadError: Error, Sendable, Equatable, CustomStringConvertible
         case badTimestamp
         case noMetrics
         case trailingData
+        case unsupported
     }
 
     private var code: Code
@@ -39,11 +40,16 @@ package struct PayloadError: Error, Sendable, Equatable, CustomStringConvertible
         self.offset = offset
     }
 
-    /// The first non-whitespace byte is not `{` (this includes empty and all-whitespace input).
+    /// The first non-whitespace byte cannot start the configured format (for JSON objects, it is
+    /// not `{`); this includes empty and all-whitespace input.
     package static var notJSON: PayloadError { PayloadError(.notJSON) }
-    /// The input ended inside the object: in a key, a value, or before the closing `}`.
+    /// The input ended inside the payload: in a key, a value, or before the closing `}` or `]`.
     package static var truncated: PayloadError { PayloadError(.truncated) }
     /// A byte that the JSON grammar does not allow at that position; ``offset`` points at it.
+    ///
+    /// In a SenML pack, also an element that is not an object, a known field of the wrong JSON
+    /// type, a second kind of value in one record (at its name), and a record with a value but an
+    /// empty resolved name (at the record's `{`).
     package static var syntax: PayloadError { PayloadError(.syntax) }
     /// The payload is larger than ``PayloadLimits/maxBytes``; detected before scanning.
     package static var tooLarge: PayloadError { PayloadError(.tooLarge) }
@@ -51,16 +57,24 @@ package struct PayloadError: Error, Sendable, Equatable, CustomStringConvertible
     package static var tooDeep: PayloadError { PayloadError(.tooDeep) }
     /// The payload has more metrics than ``PayloadLimits/maxFields``.
     package static var tooManyFields: PayloadError { PayloadError(.tooManyFields) }
-    /// A flattened, dotted field name is longer than ``PayloadLimits/maxNameBytes``.
+    /// A flattened, dotted field name (or a SenML base name, or resolved name `bn + n`) is longer
+    /// than ``PayloadLimits/maxNameBytes``.
     package static var nameTooLong: PayloadError { PayloadError(.nameTooLong) }
-    /// A number is valid JSON but overflows `Double` to ±infinity (such as `1e400`).
+    /// A number is valid JSON but overflows `Double` to ±infinity (such as `1e400`), or a SenML
+    /// value, sum or time does once its base field is added.
     package static var nonFinite: PayloadError { PayloadError(.nonFinite) }
-    /// The timestamp field is present but is not a valid timestamp for the configured unit.
+    /// The timestamp field is present but is not a valid timestamp for the configured unit, or a
+    /// SenML record's time is at or after 1e11 (absolute) or more than 2^28 s in the past (relative).
     package static var badTimestamp: PayloadError { PayloadError(.badTimestamp) }
-    /// The payload is a valid object without a single numeric or boolean field.
+    /// The payload is valid but holds no metric: an object without a numeric or boolean field, or
+    /// a SenML pack (the empty `[]` included) without a record that has a number, boolean or sum.
     package static var noMetrics: PayloadError { PayloadError(.noMetrics) }
-    /// Something other than whitespace follows the closing `}` of the object.
+    /// Something other than whitespace follows the payload's value (the closing `}` of the
+    /// object, the `]` of the pack, or the bare number).
     package static var trailingData: PayloadError { PayloadError(.trailingData) }
+    /// The payload uses something Vigil does not implement and must not ignore: a SenML
+    /// must-understand field (its name ends in `_`, RFC 8428 §4.4) or a SenML `bver` above 10.
+    package static var unsupported: PayloadError { PayloadError(.unsupported) }
 
     /// Returns `self` with ``offset`` set; used by the decoder when it throws.
     package func at(_ offset: Int?) -> PayloadError {
@@ -83,6 +97,7 @@ package struct PayloadError: Error, Sendable, Equatable, CustomStringConvertible
         case .badTimestamp: "bad_timestamp"
         case .noMetrics: "no_metrics"
         case .trailingData: "trailing_data"
+        case .unsupported: "unsupported"
         }
     }
 

@@ -3,7 +3,9 @@
 /// Pure arithmetic (civil-from-days, Howard Hinnant's algorithm): no `DateFormatter`, no locale.
 package enum TimeFormat {
     package static func iso8601(_ epochSeconds: Double) -> String {
-        var millis = Int64((epochSeconds * 1000).rounded(.down))
+        // Clamped to years 0000...9999 (and NaN to 0), so that no input can trap the integer conversion.
+        let clamped = epochSeconds.isNaN ? 0 : min(max(epochSeconds, -62_167_219_200), 253_402_300_799.999)
+        var millis = Int64((clamped * 1000).rounded(.down))
         let ms = Int(((millis % 1000) + 1000) % 1000)
         millis -= Int64(ms)
         var days = millis / 86_400_000

@@ -128,17 +128,24 @@ package enum TimestampParser {
         guard v.isFinite, v >= 0 else { return nil }
         // `v >= 0` lets -0.0 through; adding +0.0 turns it into +0.0.
         let value = v + 0.0
+        let seconds: Double
         switch unit {
         case .seconds:
-            return value
+            seconds = value
         case .milliseconds:
-            return value / 1000
+            seconds = value / 1000
         case .auto:
-            return value >= autoMillisecondsThreshold ? value / 1000 : value
+            seconds = value >= autoMillisecondsThreshold ? value / 1000 : value
         case .iso8601:
             return nil
         }
+        // Past 9999-12-31 a time is garbage, and one like 1e300 would overflow every integer conversion
+        // downstream (dedup keys, formatting): a hostile payload must not be able to crash the service.
+        return seconds <= latestEpochSeconds ? seconds : nil
     }
+
+    /// 9999-12-31T23:59:59Z, the last instant RFC 3339 can write.
+    package static let latestEpochSeconds = 253_402_300_799.0
 
     /// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's
     /// `days_from_civil`: shift the year to start in March so the leap day comes last, then

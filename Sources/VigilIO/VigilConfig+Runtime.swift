@@ -37,11 +37,20 @@ extension VigilConfig {
             case .milliseconds: .milliseconds
             case .iso8601: .iso8601
             }
+        let format: PayloadFormat =
+            switch payload.format {
+            case .auto: .auto
+            case .json: .json
+            case .senml: .senml
+            case .number: .number
+            }
         var limits = PayloadLimits()
         limits.maxBytes = payload.maxBytes
         limits.maxDepth = payload.maxDepth
         limits.maxFields = payload.maxFields
-        return PayloadDecoder(limits: limits, timestampField: payload.timestampField, timestampUnit: unit)
+        return PayloadDecoder(
+            format: format, limits: limits, timestampField: payload.timestampField, timestampUnit: unit
+        )
     }
 
     /// The subscriptions' device templates, in order (validated when the config was loaded).

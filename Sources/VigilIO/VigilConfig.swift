@@ -128,9 +128,17 @@ package struct SubscriptionConfig: Sendable, Equatable {
 }
 
 /// The payload encoding (`payload.format`).
-package enum PayloadFormat: String, Sendable, CaseIterable {
-    /// A JSON object per message.
+///
+/// Named with a `Config` prefix so it does not clash with VigilCore's own payload format type.
+package enum ConfigPayloadFormat: String, Sendable, CaseIterable {
+    /// Per message, from its first byte: `{` a JSON object, `[` a SenML pack, `-` or a digit a number.
+    case auto
+    /// A JSON object per message, flattened to dotted names.
     case json
+    /// A SenML JSON pack (RFC 8428) per message: a metric per record, each with its own time.
+    case senml
+    /// One bare JSON number per message, the metric `value`.
+    case number
 }
 
 /// How the payload's timestamp field is written (`payload.timestamp_unit`).
@@ -150,9 +158,9 @@ package enum ConfigTimestampUnit: String, Sendable, CaseIterable {
 /// Payload decoding (`payload`).
 package struct PayloadConfig: Sendable, Equatable {
     /// The payload encoding (`format`).
-    package var format: PayloadFormat
-    /// Dotted name of the event-time field, such as `ts` or `meta.time`; `nil` uses the receive
-    /// time (`timestamp_field`).
+    package var format: ConfigPayloadFormat
+    /// Dotted name of the event-time field of JSON objects, such as `ts` or `meta.time`; `nil` uses
+    /// the receive time (`timestamp_field`). SenML records carry their own times.
     package var timestampField: String?
     /// How the timestamp field is written (`timestamp_unit`).
     package var timestampUnit: ConfigTimestampUnit
@@ -165,7 +173,7 @@ package struct PayloadConfig: Sendable, Equatable {
 
     /// Creates a payload configuration; every field has a default.
     package init(
-        format: PayloadFormat = .json,
+        format: ConfigPayloadFormat = .auto,
         timestampField: String? = nil,
         timestampUnit: ConfigTimestampUnit = .auto,
         maxBytes: Int = 65536,

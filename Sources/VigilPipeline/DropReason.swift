@@ -16,6 +16,7 @@ package enum DropReason: Int, CaseIterable, Sendable {
     case badTimestamp
     case noMetrics
     case trailingData
+    case unsupported
     case metricLimit
     case other
 
@@ -36,6 +37,7 @@ package enum DropReason: Int, CaseIterable, Sendable {
         case .badTimestamp: "bad_timestamp"
         case .noMetrics: "no_metrics"
         case .trailingData: "trailing_data"
+        case .unsupported: "unsupported"
         case .metricLimit: "metric_limit"
         case .other: "other"
         }

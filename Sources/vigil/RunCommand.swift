@@ -87,6 +87,7 @@ final class Service: Sendable {
             ("shards", String(settings.shards)),
             ("ring_bytes", String(settings.ringCapacity)),
             ("overflow", settings.overflow.rawValue),
+            ("payload_format", config.payload.format.rawValue),
             ("filters", config.subscriptions.map(\.filter).joined(separator: ",")),
         ])
     }

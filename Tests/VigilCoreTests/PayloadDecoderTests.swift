@@ -632,7 +632,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
             (.notJSON, "not_json"), (.truncated, "truncated"), (.syntax, "syntax"), (.tooLarge, "too_large"),
             (.tooDeep, "too_deep"), (.tooManyFields, "too_many_fields"), (.nameTooLong, "name_too_long"),
             (.nonFinite, "non_finite"), (.badTimestamp, "bad_timestamp"), (.noMetrics, "no_metrics"),
-            (.trailingData, "trailing_data"),
+            (.trailingData, "trailing_data"), (.unsupported, "unsupported"),
         ]
         for (error, reason) in all {
             #expect(error.reason == reason)

@@ -150,7 +150,8 @@ func parseISO(_ text: String) -> Double? {
         #expect(TimestampParser.epochSeconds(fromNumber: 1_700_000_000.25, unit: .seconds) == 1_700_000_000.25)
         #expect(TimestampParser.epochSeconds(fromNumber: 1_700_000_000_123, unit: .milliseconds) == 1_700_000_000.123)
         #expect(TimestampParser.epochSeconds(fromNumber: 1_700_000_000, unit: .milliseconds) == 1_700_000)
-        #expect(TimestampParser.epochSeconds(fromNumber: 1_700_000_000_123, unit: .seconds) == 1_700_000_000_123)
+        // Milliseconds read as seconds land past the year 9999: refused rather than passed on.
+        #expect(TimestampParser.epochSeconds(fromNumber: 1_700_000_000_123, unit: .seconds) == nil)
         // auto: below 1e11 is seconds, from 1e11 on is milliseconds.
         #expect(TimestampParser.epochSeconds(fromNumber: 1_700_000_000, unit: .auto) == 1_700_000_000)
         #expect(TimestampParser.epochSeconds(fromNumber: 99_999_999_999, unit: .auto) == 99_999_999_999)
@@ -170,5 +171,31 @@ func parseISO(_ text: String) -> Double? {
             #expect(zero == 0)
             #expect(zero?.sign == .plus)
         }
+    }
+}
+
+@Suite struct TimestampBoundsTests {
+    /// A hostile timestamp such as 1e300 seconds must be refused, not passed on to code that formats it.
+    @Test func timesPastYear9999AreRejected() {
+        #expect(TimestampParser.epochSeconds(fromNumber: 1e300, unit: .seconds) == nil)
+        #expect(TimestampParser.epochSeconds(fromNumber: 253_402_300_800, unit: .seconds) == nil)
+        #expect(TimestampParser.epochSeconds(fromNumber: 253_402_300_799, unit: .seconds) == 253_402_300_799)
+        #expect(TimestampParser.epochSeconds(fromNumber: 1e300, unit: .milliseconds) == nil)
+        #expect(TimeFormat.iso8601(1e300) == "9999-12-31T23:59:59.999Z")
+        #expect(TimeFormat.iso8601(.nan) == "1970-01-01T00:00:00.000Z")
+    }
+
+    @Test func aHostileTimestampIsCountedNotFatal() {
+        var decoder = PayloadDecoder(limits: PayloadLimits(), timestampField: "ts", timestampUnit: .seconds)
+        var payload = "{\"ts\": 1e300, \"temp\": 20}"
+        var reason = "accepted"
+        payload.withUTF8 { bytes in
+            do {
+                try decoder.decode(UnsafeRawBufferPointer(bytes))
+            } catch {
+                reason = (error as? PayloadError)?.reason ?? "other"
+            }
+        }
+        #expect(reason == "bad_timestamp")
     }
 }

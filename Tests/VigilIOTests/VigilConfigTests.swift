@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilCore
 import VigilIO
 
 /// The config loader: defaults, every key, and every kind of error with its key and line.
@@ -70,7 +71,7 @@ import VigilIO
                 SubscriptionConfig(filter: "devices/+/telemetry", device: "devices/{device}/telemetry", qos: 1)
             ]
         )
-        #expect(config.payload.format == .json)
+        #expect(config.payload.format == .auto)
         #expect(config.payload.timestampField == nil)
         #expect(config.payload.timestampUnit == .auto)
         #expect(config.payload.maxBytes == 65536)
@@ -113,7 +114,7 @@ import VigilIO
               - filter: sensors/+
                 device: "sensors/{device}"
             payload:
-              format: json
+              format: senml
               timestamp_field: meta.time
               timestamp_unit: ms
               max_bytes: 4096
@@ -162,7 +163,7 @@ import VigilIO
                 SubscriptionConfig(filter: "sensors/+", device: "sensors/{device}", qos: 1),
             ],
             payload: PayloadConfig(
-                format: .json,
+                format: .senml,
                 timestampField: "meta.time",
                 timestampUnit: .milliseconds,
                 maxBytes: 4096,
@@ -192,6 +193,41 @@ import VigilIO
     func protocolAcceptsIntegerAndStringSpellings(written: String, expected: MQTTProtocolVersion) throws {
         let config = try VigilConfig.parse(yaml: "broker:\n  protocol: \(written)\n" + Self.subscriptionYAML)
         #expect(config.broker.protocolVersion == expected)
+    }
+
+    @Test(arguments: [
+        ("auto", ConfigPayloadFormat.auto), ("json", .json), ("senml", .senml), ("number", .number),
+        ("\"senml\"", .senml),
+    ])
+    func payloadFormats(written: String, expected: ConfigPayloadFormat) throws {
+        let config = try VigilConfig.parse(yaml: "payload:\n  format: \(written)\n" + Self.subscriptionYAML)
+        #expect(config.payload.format == expected)
+    }
+
+    /// The decoder built from the config reads the configured format (and only it).
+    @Test(arguments: [
+        // format, payload, accepted (or the rejection reason)
+        ("auto", #"{"a":1}"#, "ok"), ("auto", #"[{"n":"a","v":1}]"#, "ok"), ("auto", " 42 ", "ok"),
+        ("json", #"{"a":1}"#, "ok"), ("json", #"[{"n":"a","v":1}]"#, "not_json"), ("json", "42", "not_json"),
+        ("senml", #"[{"n":"a","v":1}]"#, "ok"), ("senml", #"{"a":1}"#, "not_json"), ("senml", "42", "not_json"),
+        ("number", "42", "ok"), ("number", #"{"a":1}"#, "not_json"), ("number", #"[{"n":"a","v":1}]"#, "not_json"),
+    ])
+    func payloadDecoderReadsTheConfiguredFormat(format: String, payload: String, outcome: String) throws {
+        let config = try VigilConfig.parse(yaml: "payload:\n  format: \(format)\n" + Self.subscriptionYAML)
+        var decoder = config.payloadDecoder()
+        let result: String = Array(payload.utf8).withUnsafeBytes { bytes in
+            do throws(PayloadError) {
+                try decoder.decode(bytes)
+                return "ok"
+            } catch {
+                return error.reason
+            }
+        }
+        #expect(result == outcome)
+        if outcome == "ok" {
+            #expect(decoder.fieldCount == 1)
+            #expect(decoder.fieldValue(0) == (payload.contains("42") ? 42 : 1))
+        }
     }
 
     @Test(arguments: [
@@ -802,7 +838,14 @@ import VigilIO
         ("outputs:\n  mqtt:\n    topic: \"\"", "outputs.mqtt.topic", 3, "must not be empty"),
         ("broker:\n  client_id: ''", "broker.client_id", 2, "must not be empty"),
         ("pipeline:\n  overflow: spill", "pipeline.overflow", 2, "must be \"block\" or \"drop\", got \"spill\""),
-        ("payload:\n  format: msgpack", "payload.format", 2, "must be \"json\", got \"msgpack\""),
+        (
+            "payload:\n  format: msgpack", "payload.format", 2,
+            "must be one of \"auto\", \"json\", \"senml\", \"number\", got \"msgpack\""
+        ),
+        (
+            "payload:\n  format: SenML", "payload.format", 2,
+            "must be one of \"auto\", \"json\", \"senml\", \"number\", got \"SenML\""
+        ),
         (
             "payload:\n  timestamp_unit: us", "payload.timestamp_unit", 2,
             "must be one of \"auto\", \"s\", \"ms\", \"iso8601\", got \"us\""
