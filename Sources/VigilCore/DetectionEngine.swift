@@ -135,8 +135,11 @@ package struct DetectionEngine {
     private var states: [DeviceState] = []
     /// Seeded, so that eviction (and so a replay) is deterministic.
     private var evictionRandom: UInt64 = 0x9E37_79B9_7F4A_7C15
-    /// Per (metric name, profile), at `metric * profiles.count + profile`: whether that profile judges it.
-    private var metricSelected: [Bool] = []
+    /// Per (metric name, profile), at `metric * profiles.count + profile`: which of the profile's metric
+    /// detectors judge that metric (bit `DetectorKind.rawValue`), plus ``judgedBit`` when the profile judges it
+    /// at all (0: it does not).
+    private var metricSelection: [UInt8] = []
+    private static let judgedBit: UInt8 = 1 << 7
     private let profiles: [CompiledProfile]
     private let scores: ScoreSink?
 
@@ -324,12 +327,14 @@ package struct DetectionEngine {
         let d = context.device
         let compiled = profiles[context.profile]
         let (profile, thresholdZ, alphas) = (compiled.profile, compiled.thresholdZ, compiled.alphas)
+        let selection = metricSelection[context.metric * profiles.count + context.profile]
+        func selected(_ kind: DetectorKind) -> Bool { selection & (1 << UInt8(kind.rawValue)) != 0 }
         let baseline = states[d].metrics[slot].ewma.observe(value, profile.ewma, alpha: alphas.ewma)
         if let baseline {
-            if profile.ewmaAlerts {
+            if profile.ewmaAlerts, selected(.ewma) {
                 judge(.ewma, ewmaAssessment(baseline, thresholdZ), slot: slot, value: value, &context, &result, emit)
             }
-            if let p = profile.change {
+            if let p = profile.change, selected(.change) {
                 let score = states[d].metrics[slot].change.observe(residual: baseline.z, p)
                 let change = states[d].metrics[slot].change
                 let assessment = Assessment(
@@ -339,14 +344,14 @@ package struct DetectionEngine {
                 judge(.change, assessment, slot: slot, value: value, &context, &result, emit)
             }
         }
-        if let p = profile.seasonal {
+        if let p = profile.seasonal, selected(.seasonal) {
             if states[d].metrics[slot].seasonal == nil { states[d].metrics[slot].seasonal = SeasonalDetector(p) }
             if let assessment = states[d].metrics[slot].seasonal!.observe(value, time: context.eventTime, p, thresholdZ: thresholdZ) {
                 context.seasonBucket = SeasonalDetector.bucket(of: context.eventTime, p)
                 judge(.seasonal, assessment, slot: slot, value: value, &context, &result, emit)
             }
         }
-        if let p = profile.flatline,
+        if let p = profile.flatline, selected(.flatline),
             let score = states[d].metrics[slot].flatline.observe(value, p, alpha: alphas.flatline, threshold: profile.threshold)
         {
             let run = Double(states[d].metrics[slot].flatline.run)
@@ -397,7 +402,7 @@ package struct DetectionEngine {
         let known = decoder.withFieldName(field) { metricNames.index(of: $0) }
         let metric: Int
         if let known {
-            guard metricSelected[known * profiles.count + states[device].profile] else { return -1 }
+            guard metricSelection[known * profiles.count + states[device].profile] != 0 else { return -1 }
             metric = known
             // Linear scan: a device has a handful of metrics, in one small contiguous array.
             for (slot, state) in states[device].metrics.enumerated() where state.metric == Int32(metric) {
@@ -407,12 +412,22 @@ package struct DetectionEngine {
             guard metricNames.count < settings.maxMetricNames else { return nil }
             metric = decoder.withFieldName(field) { metricNames.insert($0).index }
             let name = metricNames.key(metric)
-            for compiled in profiles { metricSelected.append(compiled.profile.metrics.map { $0.contains(name) } ?? true) }
-            guard metricSelected[metric * profiles.count + states[device].profile] else { return -1 }
+            for compiled in profiles { metricSelection.append(Self.selection(of: name, by: compiled.profile)) }
+            guard metricSelection[metric * profiles.count + states[device].profile] != 0 else { return -1 }
         }
         guard states[device].metrics.count < settings.maxMetricsPerDevice else { return nil }
         states[device].metrics.append(MetricState(metric: Int32(metric)))
         return states[device].metrics.count - 1
+    }
+
+    /// The ``metricSelection`` entry of metric `name` under `profile`.
+    private static func selection(of name: String, by profile: DetectorProfile) -> UInt8 {
+        guard profile.judges(metric: name) else { return 0 }
+        var selection = judgedBit
+        for kind in DetectorKind.allCases where !kind.isDeviceLevel && profile.judges(metric: name, with: kind) {
+            selection |= 1 << UInt8(kind.rawValue)
+        }
+        return selection
     }
 
     // MARK: Events

@@ -15,17 +15,75 @@ extension VigilConfig {
         )
     }
 
-    package func detectionSettings() -> DetectionSettings {
-        var profile = DetectorProfile()
-        profile.threshold = detectors.ewma.threshold
-        profile.ewma = EWMADetector.Parameters(halfLife: detectors.ewma.halfLife, warmup: detectors.ewma.warmup, minStd: detectors.ewma.minStd)
-        profile.episodes = EpisodeTracker.Policy(fireAfter: episodes.fireAfter, resolveAfter: episodes.resolveAfter)
-        return DetectionSettings(
-            profile: profile,
+    /// The detection settings, with each subscription's profile read from its file (see ``profiles()``).
+    ///
+    /// - Throws: ``ConfigError`` for a missing profile or a profile file with problems.
+    package func detectionSettings() throws(ConfigError) -> DetectionSettings {
+        DetectionSettings(
+            profiles: try profiles(),
             maxDevices: pipeline.maxDevices,
             maxMetricsPerDevice: pipeline.maxMetricsPerDevice,
             maxMetricNames: pipeline.maxMetricNames
         )
+    }
+
+    /// `models_dir` resolved: a relative path is relative to the config file's folder (to the working
+    /// directory for a config given as text).
+    package var modelsDirectory: String {
+        guard !modelsDir.hasPrefix("/"), let directory = origin.directory else { return modelsDir }
+        return directory.hasSuffix("/") ? directory + modelsDir : directory + "/" + modelsDir
+    }
+
+    /// The file that holds profile `name`.
+    package func profilePath(_ name: String) -> String {
+        modelsDirectory + "/" + name + ".yaml"
+    }
+
+    /// Each subscription's detector profile, in subscription order: the file `<name>.yaml` in
+    /// ``modelsDirectory``, each file read once however many subscriptions name it.
+    ///
+    /// A profile named `default` with no file is the built-in default, `DetectorProfile()`; any other profile
+    /// without a file is an error.
+    ///
+    /// - Throws: ``ConfigError``: first every subscription whose profile has no file (on the config file, each
+    ///   with its `subscriptions[i].profile` key and line); else the problems of the first profile file that has
+    ///   any (on that file, every problem in it).
+    package func profiles() throws(ConfigError) -> [DetectorProfile] {
+        var missing: [ConfigError.Issue] = []
+        var names: [String] = []
+        for (index, subscription) in subscriptions.enumerated() {
+            let name = subscription.profile
+            if name != "default", !FileManager.default.fileExists(atPath: profilePath(name)) {
+                let key = "subscriptions[\(index)].profile"
+                let message = "no profile \"\(name)\": \(profilePath(name)) does not exist (\(availableProfiles()))"
+                missing.append(.init(kind: .invalidValue, key: key, line: origin.lines[key], message: message))
+            }
+            if !names.contains(name) { names.append(name) }
+        }
+        guard missing.isEmpty else { throw ConfigError(source: origin.source, issues: missing) }
+        var loaded: [String: DetectorProfile] = [:]
+        for name in names {
+            let path = profilePath(name)
+            var profile = DetectorProfile()
+            if FileManager.default.fileExists(atPath: path) {
+                profile = try DetectorProfile.load(path: path, name: name)
+            }
+            loaded[name] = profile
+        }
+        return subscriptions.map { loaded[$0.profile]! }
+    }
+
+    /// What ``modelsDirectory`` offers, for the message about a missing profile.
+    private func availableProfiles() -> String {
+        let directory = modelsDirectory
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return "models_dir \(directory) is not a folder"
+        }
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let stems = files.filter { $0.hasSuffix(".yaml") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }.sorted()
+        guard !stems.isEmpty else { return "\(directory) holds no profiles" }
+        return "profiles in \(directory): " + stems.joined(separator: ", ")
     }
 
     /// A fresh decoder for one shard.

@@ -1,7 +1,9 @@
 /// Vigil's configuration: every setting, typed, with its default.
 ///
 /// Load it from YAML with ``load(path:)`` or ``parse(yaml:source:)``; `config.yaml.example` at the
-/// repository root lists every key with its default. Only `subscriptions` is required:
+/// repository root lists every key with its default. Only `subscriptions` is required. Detector parameters
+/// are not here: each subscription names a detector profile, a file in ``modelsDir`` (see
+/// ``detectionSettings()``).
 ///
 /// ```swift
 /// let config = try VigilConfig.parse(yaml: """
@@ -20,14 +22,16 @@ package struct VigilConfig: Sendable, Equatable {
     package var payload: PayloadConfig
     /// Shards, rings and their limits (`pipeline`).
     package var pipeline: PipelineConfig
-    /// Detector parameters (`detectors`).
-    package var detectors: DetectorsConfig
-    /// When an anomaly episode fires and resolves (`episodes`).
-    package var episodes: EpisodesConfig
+    /// The folder of detector profiles, `<name>.yaml` each; not empty (`models_dir`).
+    ///
+    /// As written: a relative path is relative to the config file's folder (see ``modelsDirectory``).
+    package var modelsDir: String
     /// Where anomaly events go (`outputs`).
     package var outputs: OutputsConfig
     /// Logging (`log`).
     package var log: LogConfig
+    /// Where the settings were read from; not a setting, and ignored by `==`.
+    package var origin: ConfigOrigin
 
     /// Creates a configuration; every section but the subscriptions has a default.
     package init(
@@ -35,20 +39,45 @@ package struct VigilConfig: Sendable, Equatable {
         subscriptions: [SubscriptionConfig],
         payload: PayloadConfig = PayloadConfig(),
         pipeline: PipelineConfig = PipelineConfig(),
-        detectors: DetectorsConfig = DetectorsConfig(),
-        episodes: EpisodesConfig = EpisodesConfig(),
+        modelsDir: String = "models",
         outputs: OutputsConfig = OutputsConfig(),
-        log: LogConfig = LogConfig()
+        log: LogConfig = LogConfig(),
+        origin: ConfigOrigin = ConfigOrigin()
     ) {
         self.broker = broker
         self.subscriptions = subscriptions
         self.payload = payload
         self.pipeline = pipeline
-        self.detectors = detectors
-        self.episodes = episodes
+        self.modelsDir = modelsDir
         self.outputs = outputs
         self.log = log
+        self.origin = origin
     }
+}
+
+/// Where a configuration was read from: what its relative paths are relative to, and the lines of the keys
+/// that are checked only after loading (a subscription's `profile`, whose file is read by
+/// ``VigilConfig/detectionSettings()``).
+///
+/// Not part of the configuration's value: `==` is always true, so two configurations with the same settings
+/// are equal wherever they came from.
+package struct ConfigOrigin: Sendable, Equatable {
+    /// The config file's path, or what ``VigilConfig/parse(yaml:source:)`` was told to call the text: the
+    /// ``ConfigError/source`` of problems found after loading.
+    package var source: String
+    /// The config file's folder; nil for text, whose relative paths are relative to the working directory.
+    package var directory: String?
+    /// The line of each key checked after loading, by dotted key (`subscriptions[0].profile`).
+    package var lines: [String: Int]
+
+    /// Creates an origin; the defaults describe text that came from nowhere in particular.
+    package init(source: String = "<string>", directory: String? = nil, lines: [String: Int] = [:]) {
+        self.source = source
+        self.directory = directory
+        self.lines = lines
+    }
+
+    package static func == (lhs: ConfigOrigin, rhs: ConfigOrigin) -> Bool { true }
 }
 
 /// The MQTT protocol version used to talk to the broker (`broker.protocol`).
@@ -118,12 +147,16 @@ package struct SubscriptionConfig: Sendable, Equatable {
     package var device: String
     /// Subscription QoS, 0 or 1 (`qos`).
     package var qos: Int
+    /// The detector profile for the devices of this subscription: the file `<name>.yaml` in
+    /// ``VigilConfig/modelsDir``; letters, digits, `.`, `_` and `-` (`profile`).
+    package var profile: String
 
     /// Creates a subscription.
-    package init(filter: String, device: String, qos: Int = 1) {
+    package init(filter: String, device: String, qos: Int = 1, profile: String = "default") {
         self.filter = filter
         self.device = device
         self.qos = qos
+        self.profile = profile
     }
 }
 
@@ -232,51 +265,6 @@ package struct PipelineConfig: Sendable, Equatable {
         self.maxDevices = maxDevices
         self.maxMetricsPerDevice = maxMetricsPerDevice
         self.maxMetricNames = maxMetricNames
-    }
-}
-
-/// Detector parameters (`detectors`).
-package struct DetectorsConfig: Sendable, Equatable {
-    /// The EWMA detector (`ewma`).
-    package var ewma: EWMADetectorConfig
-
-    /// Creates a detectors configuration.
-    package init(ewma: EWMADetectorConfig = EWMADetectorConfig()) {
-        self.ewma = ewma
-    }
-}
-
-/// The exponentially weighted moving average detector (`detectors.ewma`).
-package struct EWMADetectorConfig: Sendable, Equatable {
-    /// Half-life of the moving mean and variance, in samples; greater than 0 (`half_life`).
-    package var halfLife: Double
-    /// Samples seen before the detector scores, at least 2 (`warmup`).
-    package var warmup: Int
-    /// Score at or above which a sample counts as anomalous, strictly between 0 and 1 (`threshold`).
-    package var threshold: Double
-    /// Absolute floor on the standard deviation, at least 0 (`min_std`).
-    package var minStd: Double
-
-    /// Creates an EWMA configuration; every field has a default.
-    package init(halfLife: Double = 50, warmup: Int = 30, threshold: Double = 0.999999, minStd: Double = 1e-6) {
-        self.halfLife = halfLife
-        self.warmup = warmup
-        self.threshold = threshold
-        self.minStd = minStd
-    }
-}
-
-/// When episodes fire and resolve (`episodes`).
-package struct EpisodesConfig: Sendable, Equatable {
-    /// Consecutive samples at or above the threshold that fire an episode, at least 1 (`fire_after`).
-    package var fireAfter: Int
-    /// Consecutive samples below the threshold that resolve it, at least 1 (`resolve_after`).
-    package var resolveAfter: Int
-
-    /// Creates an episodes configuration; every field has a default.
-    package init(fireAfter: Int = 1, resolveAfter: Int = 3) {
-        self.fireAfter = fireAfter
-        self.resolveAfter = resolveAfter
     }
 }
 

@@ -1,3 +1,4 @@
+import VigilCore
 import VigilIO
 
 /// `vigil check-config --config PATH`: validates without starting anything.
@@ -7,7 +8,8 @@ struct CheckConfigCommand {
         USAGE: vigil check-config --config PATH
 
         Validates a configuration file: YAML syntax, every key known, every value of the right type and range,
-        the password file readable. Prints every problem as FILE:LINE: KEY: MESSAGE.
+        the password file readable, and every detector profile the subscriptions name (models_dir/NAME.yaml),
+        with the same checks. Prints every problem as FILE:LINE: KEY: MESSAGE.
 
         FLAGS:
           --config PATH   The YAML configuration file (see config.yaml.example).
@@ -22,7 +24,11 @@ struct CheckConfigCommand {
         do {
             let config = try VigilConfig.load(path: path)
             _ = try config.brokerPassword()
-            print("\(path): valid (\(config.subscriptions.count) subscription(s), broker \(config.broker.host):\(config.broker.port))")
+            let detection = try config.detectionSettings()
+            var profiles: [String] = []
+            for profile in detection.profiles where !profiles.contains(profile.name) { profiles.append(profile.name) }
+            let counts = "\(config.subscriptions.count) subscription(s), profile(s) \(profiles.joined(separator: ", "))"
+            print("\(path): valid (\(counts), broker \(config.broker.host):\(config.broker.port))")
             return 0
         } catch {
             printError(error.description)

@@ -14,7 +14,8 @@ struct RunCommand {
     static let help = """
         USAGE: vigil run --config PATH [--log-level LEVEL]
 
-        Connects to the configured MQTT broker (reconnecting with exponential backoff while it is away),
+        Reads the configuration and every detector profile it names (any problem: exit 1 before connecting),
+        connects to the configured MQTT broker (reconnecting with exponential backoff while it is away),
         subscribes to the configured filters, scores every message per device and metric, and publishes each
         anomaly event (firing, resolved) as JSON to the anomalies topic. One log line per event on stderr.
         SIGINT or SIGTERM stops it cleanly: intake stops, the rings drain, pending events are published.
@@ -32,9 +33,12 @@ struct RunCommand {
     func run() -> Int32 {
         let config: VigilConfig
         let password: String?
+        let detection: DetectionSettings
         do {
             config = try VigilConfig.load(path: options["--config"]!)
             password = try config.brokerPassword()
+            // Every profile is read and checked here, before anything connects.
+            detection = try config.detectionSettings()
         } catch {
             printError(error.description)
             return 1
@@ -49,7 +53,7 @@ struct RunCommand {
         }
         let logger = Logger(level: level, format: config.log.format == .json ? .json : .text)
         do {
-            let service = try Service(config: config, password: password, logger: logger)
+            let service = try Service(config: config, password: password, detection: detection, logger: logger)
             return service.runUntilSignalled()
         } catch {
             logger.error("could not start", [("error", "\(error)")])
@@ -67,7 +71,7 @@ final class Service: Sendable {
     let publisher: AnomalyPublisher
     private let stopping = Atomic<Bool>(false)
 
-    init(config: VigilConfig, password: String?, logger: Logger) throws {
+    init(config: VigilConfig, password: String?, detection: DetectionSettings, logger: Logger) throws {
         self.config = config
         self.logger = logger
         client = try MQTTClient(options: config.clientOptions(password: password))
@@ -76,7 +80,6 @@ final class Service: Sendable {
             retain: config.outputs.mqtt.retain, logger: logger
         )
         let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount)
-        let detection = config.detectionSettings()
         pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: publisher) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
         }
@@ -89,6 +92,7 @@ final class Service: Sendable {
             ("overflow", settings.overflow.rawValue),
             ("payload_format", config.payload.format.rawValue),
             ("filters", config.subscriptions.map(\.filter).joined(separator: ",")),
+            ("profiles", detection.profiles.map(\.name).joined(separator: ",")),
         ])
     }
 

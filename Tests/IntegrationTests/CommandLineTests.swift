@@ -63,6 +63,44 @@ import TestSupport
         #expect(!run.output.contains("starting"))
     }
 
+    @Test func checkConfigChecksTheProfilesAndRunStopsOnTheirProblems() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-cc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("models"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("vigil.yaml")
+        try """
+            subscriptions:
+              - filter: "rooms/+"
+                device: "rooms/{device}"
+                profile: lab
+              - filter: "meters/+"
+                device: "meters/{device}"
+            """.write(to: config, atomically: true, encoding: .utf8)
+
+        // A missing profile is named by its subscription's key and line.
+        let missing = try ChildProcess.run(product: "vigil", arguments: ["check-config", "--config", config.path])
+        #expect(missing.status == 1)
+        #expect(missing.output.contains("vigil.yaml:4: subscriptions[0].profile: no profile \"lab\""), "\(missing.output)")
+
+        // A profile's own problems are reported on its file, with their lines.
+        let lab = directory.appendingPathComponent("models/lab.yaml")
+        try "threshold: 0.9999\ndetectors:\n  rate: {window_s: 0}\n  flatlin: {}\n".write(to: lab, atomically: true, encoding: .utf8)
+        let bad = try ChildProcess.run(product: "vigil", arguments: ["check-config", "--config", config.path])
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("lab.yaml:3: detectors.rate.window_s: must be greater than 0"), "\(bad.output)")
+        #expect(bad.output.contains("lab.yaml:4: detectors.flatlin: unknown key; did you mean `flatline`?"), "\(bad.output)")
+        // `run` stops on it before connecting anywhere.
+        let run = try ChildProcess.run(product: "vigil", arguments: ["run", "--config", config.path])
+        #expect(run.status == 1)
+        #expect(run.output.contains("lab.yaml:3:"), "\(run.output)")
+        #expect(!run.output.contains("starting"))
+
+        try "threshold: 0.9999\n".write(to: lab, atomically: true, encoding: .utf8)
+        let good = try ChildProcess.run(product: "vigil", arguments: ["check-config", "--config", config.path])
+        #expect(good.status == 0, "\(good.output)")
+        #expect(good.output.contains("profile(s) lab, default"), "\(good.output)")
+    }
+
     @Test func theExampleConfigIsValid() throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("config.yaml.example")

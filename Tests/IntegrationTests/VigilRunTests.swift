@@ -6,8 +6,17 @@ import VigilIO
 /// End to end: a real mosquitto on a free loopback port, the built `vigil` binary, a publisher and a subscriber.
 @Suite(.timeLimit(.minutes(2)))
 struct VigilRunTests {
-    /// A config for `vigil run` against `broker`, written into the broker's folder.
+    /// A config for `vigil run` against `broker`, written into the broker's folder with a profile of its own,
+    /// `it`, in `models/` beside it (a relative `models_dir` is relative to the config's folder).
     static func writeConfig(broker: Broker, extra: String = "") throws -> String {
+        let models = broker.directory.appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        try """
+            description: "Integration tests"
+            threshold: 0.9999
+            detectors:
+              ewma: {warmup: 30}
+            """.write(to: models.appendingPathComponent("it.yaml"), atomically: true, encoding: .utf8)
         let yaml = """
             broker:
               host: "127.0.0.1"
@@ -18,14 +27,12 @@ struct VigilRunTests {
             subscriptions:
               - filter: "devices/#"
                 device: "devices/{device}/telemetry"
+                profile: it
+            models_dir: models
             payload:
               timestamp_field: "ts"
             pipeline:
               shards: 2
-            detectors:
-              ewma:
-                warmup: 30
-                threshold: 0.9999
             log:
               level: "debug"
             \(extra)
@@ -87,6 +94,7 @@ struct VigilRunTests {
         let explanation = try #require(event["explanation"] as? String)
         #expect(explanation.contains("temperature 80 on d-1 is"), "\(explanation)")
         for key in ["id", "dedup_key", "band", "onset", "detected", "profile"] { #expect(event[key] != nil, "missing \(key)") }
+        #expect(event["profile"] as? String == "it")
 
         #expect(vigil.isRunning)
         vigil.signal(SIGTERM)

@@ -199,4 +199,36 @@ import VigilCore
         #expect(size.metric == "payload_bytes")
         #expect(size.explanation.contains("over the 64-byte cap"))
     }
+
+    @Test func aMetricDetectorJudgesOnlyItsOwnMetrics() {
+        // Flatline on voltage only: a circuit's power sits at exactly 0 when idle, which is not a fault.
+        var profile = DetectorProfile(metrics: ["power", "voltage"], detectorMetrics: [.flatline: ["voltage"], .ewma: ["voltage"]])
+        profile.change = nil
+        var engine = DetectionEngine(
+            settings: DetectionSettings(profile: profile),
+            decoder: PayloadDecoder(limits: PayloadLimits(), timestampField: nil, timestampUnit: .auto)
+        )
+        var events: [AnomalyEvent] = []
+        var random = SplitMix(seed: 21)
+        func send(power: Double, voltage: Double, at time: Double) {
+            var payload = "{\"power\": \(power), \"voltage\": \(voltage), \"other\": 1}"
+            var device = "m-1"
+            _ = device.withUTF8 { d in
+                payload.withUTF8 { p in
+                    engine.process(device: UnsafeRawBufferPointer(d), payload: UnsafeRawBufferPointer(p), receivedAtNanos: Int64(time * 1e9)) { events.append($0) }
+                }
+            }
+        }
+        // Power busy, then idle at exactly 0 with a 2 kW step in the middle; voltage noisy throughout.
+        for index in 0..<400 {
+            let power = index < 100 ? 300 + 20 * random.normal() : index == 250 ? 2000 : 0
+            send(power: power.rounded(), voltage: 230 + random.normal(), at: Double(index))
+        }
+        #expect(events.filter { $0.metric == "power" }.isEmpty, "\(events.map { "\($0.detector):\($0.metric)" })")
+        // The voltage sticks: flatline fires on it.
+        for index in 400..<420 { send(power: 0, voltage: 229.5, at: Double(index)) }
+        let fired = events.filter { $0.state == .firing }.map { "\($0.detector):\($0.metric)" }
+        #expect(fired.contains("flatline:voltage"), "\(fired)")
+        #expect(!fired.contains { $0.hasSuffix(":power") || $0.hasSuffix(":other") })
+    }
 }

@@ -68,7 +68,9 @@ import VigilIO
         #expect(config.broker.reconnectMaxSeconds == 30)
         #expect(
             config.subscriptions == [
-                SubscriptionConfig(filter: "devices/+/telemetry", device: "devices/{device}/telemetry", qos: 1)
+                SubscriptionConfig(
+                    filter: "devices/+/telemetry", device: "devices/{device}/telemetry", qos: 1, profile: "default"
+                )
             ]
         )
         #expect(config.payload.format == .auto)
@@ -81,12 +83,7 @@ import VigilIO
         #expect(config.pipeline.ringCapacity == 4_194_304)
         #expect(config.pipeline.overflow == .block)
         #expect(config.pipeline.maxDevices == 100_000)
-        #expect(config.detectors.ewma.halfLife == 50)
-        #expect(config.detectors.ewma.warmup == 30)
-        #expect(config.detectors.ewma.threshold == 0.999999)
-        #expect(config.detectors.ewma.minStd == 1e-6)
-        #expect(config.episodes.fireAfter == 1)
-        #expect(config.episodes.resolveAfter == 3)
+        #expect(config.modelsDir == "models")
         #expect(config.outputs.mqtt.topic == "vigil/anomalies/{device}")
         #expect(config.outputs.mqtt.qos == 1)
         #expect(config.outputs.mqtt.retain == false)
@@ -111,6 +108,7 @@ import VigilIO
               - filter: "site/+/dev/#"
                 device: "site/+/{device}/#"
                 qos: 0
+                profile: smart-meter
               - filter: sensors/+
                 device: "sensors/{device}"
             payload:
@@ -127,15 +125,7 @@ import VigilIO
               max_devices: 5000
               max_metrics_per_device: 8
               max_metric_names: 300
-            detectors:
-              ewma:
-                half_life: 12.5
-                warmup: 10
-                threshold: 0.999
-                min_std: 0.01
-            episodes:
-              fire_after: 3
-              resolve_after: 5
+            models_dir: /etc/vigil/models
             outputs:
               mqtt:
                 topic: "alerts/{device}"
@@ -159,7 +149,7 @@ import VigilIO
                 reconnectMaxSeconds: 120
             ),
             subscriptions: [
-                SubscriptionConfig(filter: "site/+/dev/#", device: "site/+/{device}/#", qos: 0),
+                SubscriptionConfig(filter: "site/+/dev/#", device: "site/+/{device}/#", qos: 0, profile: "smart-meter"),
                 SubscriptionConfig(filter: "sensors/+", device: "sensors/{device}", qos: 1),
             ],
             payload: PayloadConfig(
@@ -173,10 +163,7 @@ import VigilIO
             pipeline: PipelineConfig(
                 shards: 4, ringCapacity: 65536, overflow: .drop, maxDevices: 5000, maxMetricsPerDevice: 8, maxMetricNames: 300
             ),
-            detectors: DetectorsConfig(
-                ewma: EWMADetectorConfig(halfLife: 12.5, warmup: 10, threshold: 0.999, minStd: 0.01)
-            ),
-            episodes: EpisodesConfig(fireAfter: 3, resolveAfter: 5),
+            modelsDir: "/etc/vigil/models",
             outputs: OutputsConfig(mqtt: MQTTOutputConfig(topic: "alerts/{device}", qos: 2, retain: true)),
             log: LogConfig(level: .debug, format: .json)
         )
@@ -250,18 +237,6 @@ import VigilIO
         #expect(config.broker.port == 1883)
     }
 
-    @Test func floatsFollowTheCoreSchema() throws {
-        let yaml = """
-            detectors:
-              ewma:
-                half_life: 20
-                threshold: .5
-                min_std: 1E-3
-            """
-        let ewma = try VigilConfig.parse(yaml: yaml + "\n" + Self.subscriptionYAML).detectors.ewma
-        #expect(ewma == EWMADetectorConfig(halfLife: 20, warmup: 30, threshold: 0.5, minStd: 0.001))
-    }
-
     @Test func nullUnsetsOptionalKeysAndEmptySectionsTakeDefaults() throws {
         let yaml = """
             broker:
@@ -316,7 +291,7 @@ import VigilIO
             "host", "port", "client_id", "protocol", "username", "password_file", "keepalive_s", "clean_start",
             "reconnect_min_s", "reconnect_max_s", "filter", "device", "qos", "format", "timestamp_field",
             "timestamp_unit", "max_bytes", "max_depth", "max_fields", "shards", "ring_capacity", "overflow",
-            "max_devices", "max_metrics_per_device", "max_metric_names", "half_life", "warmup", "threshold", "min_std", "fire_after", "resolve_after", "topic",
+            "max_devices", "max_metrics_per_device", "max_metric_names", "profile", "models_dir", "topic",
             "retain", "level",
         ]
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -337,9 +312,9 @@ import VigilIO
               - filter: "a/+"
                 device: "a/{device}"
                 retain: true
-            detectors:
-              ewma:
-                alpha: 0.1
+            log:
+              level: info
+              colour: red
             outputs:
               mqtt:
                 topic: t
@@ -351,13 +326,13 @@ import VigilIO
                 "1: brokers (unknown key)",
                 "4: broker.prot (unknown key)",
                 "8: subscriptions[0].retain (unknown key)",
-                "11: detectors.ewma.alpha (unknown key)",
+                "11: log.colour (unknown key)",
                 "15: outputs.file (unknown key)",
             ]
         )
         #expect(found[0].message == "unknown key; did you mean `broker`?")
         #expect(found[1].message == "unknown key; did you mean `port`?")
-        #expect(found[2].message == "unknown key; expected one of: filter, device, qos")
+        #expect(found[2].message == "unknown key; expected one of: filter, device, qos, profile")
     }
 
     @Test func duplicateKeysAreErrorsAtTheSecondOccurrence() {
@@ -465,18 +440,6 @@ import VigilIO
             key: "broker",
             line: 1,
             message: "expected a mapping, found the integer 5"
-        ),
-        TypeCase(
-            yaml: "detectors:\n  ewma:\n    half_life: fast",
-            key: "detectors.ewma.half_life",
-            line: 3,
-            message: "expected a number, found the string \"fast\""
-        ),
-        TypeCase(
-            yaml: "detectors:\n  ewma:\n    threshold: \"0.5\"",
-            key: "detectors.ewma.threshold",
-            line: 3,
-            message: "expected a number, found the string \"0.5\" (quoted values are strings; remove the quotes)"
         ),
         TypeCase(
             yaml: "log:\n  level:\n    - info",
@@ -676,8 +639,6 @@ import VigilIO
         RangeCase(section: "pipeline", key: "max_devices", value: "0", message: "must be at least 1, got 0"),
         RangeCase(section: "pipeline", key: "max_metrics_per_device", value: "0", message: "must be at least 1, got 0"),
         RangeCase(section: "pipeline", key: "max_metric_names", value: "0", message: "must be at least 1, got 0"),
-        RangeCase(section: "episodes", key: "fire_after", value: "0", message: "must be at least 1, got 0"),
-        RangeCase(section: "episodes", key: "resolve_after", value: "0", message: "must be at least 1, got 0"),
     ])
     func outOfRangeValuesSayTheAllowedRange(_ testCase: RangeCase) throws {
         let yaml = "\(Self.subscriptionYAML)\n\(testCase.section):\n  \(testCase.key): \(testCase.value)\n"
@@ -689,20 +650,6 @@ import VigilIO
             message: testCase.message
         )
         #expect(issue == expected)
-    }
-
-    @Test(arguments: [
-        ("half_life", "0", "must be greater than 0, got 0.0"),
-        ("half_life", ".inf", "must be greater than 0, got inf"),
-        ("warmup", "1", "must be at least 2, got 1"),
-        ("threshold", "1", "must be greater than 0 and less than 1, got 1.0"),
-        ("threshold", "0.0", "must be greater than 0 and less than 1, got 0.0"),
-        ("threshold", ".nan", "must be greater than 0 and less than 1, got nan"),
-        ("min_std", "-1e-6", "must be at least 0, got -1e-06"),
-    ])
-    func detectorRanges(key: String, value: String, message: String) throws {
-        let issue = try Self.onlyIssue("detectors:\n  ewma:\n    \(key): \(value)\n" + Self.subscriptionYAML)
-        #expect(issue == ConfigError.Issue(kind: .outOfRange, key: "detectors.ewma.\(key)", line: 3, message: message))
     }
 
     @Test(arguments: [
@@ -1042,5 +989,189 @@ import VigilIO
                 error.description == "inline:1: subscriptions: required key is missing; list at least one subscription"
             )
         }
+    }
+
+    // MARK: Profiles
+
+    /// A fresh folder under the temporary directory holding `files` (relative paths, created with their folders).
+    static func temporaryFolder(_ files: [String: String]) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-profiles-\(UUID().uuidString)")
+        for (path, contents) in files {
+            let url = folder.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try contents.write(to: url, atomically: true, encoding: .utf8)
+        }
+        return folder
+    }
+
+    @Test func profileNamesAndModelsDirAreParsed() throws {
+        let yaml = """
+            models_dir: "../shared models"
+            subscriptions:
+              - filter: "meters/+"
+                device: "meters/{device}"
+                profile: smart-meter
+              - filter: "rooms/+"
+                device: "rooms/{device}"
+                profile: env_v2.1
+            """
+        let config = try VigilConfig.parse(yaml: yaml)
+        #expect(config.modelsDir == "../shared models")
+        #expect(config.subscriptions.map(\.profile) == ["smart-meter", "env_v2.1"])
+        // Text has no folder of its own: a relative models_dir is relative to the working directory.
+        #expect(config.modelsDirectory == "../shared models")
+        #expect(config.profilePath("smart-meter") == "../shared models/smart-meter.yaml")
+    }
+
+    @Test(arguments: [
+        ("profile: \"\"", "subscriptions[0].profile", 4, "must not be empty"),
+        (
+            "profile: ../secrets", "subscriptions[0].profile", 4,
+            "must be a profile name (letters, digits, `.`, `_` and `-`, not starting with `.`), "
+                + "the stem of a file in models_dir such as `smart-meter` for smart-meter.yaml; got \"../secrets\""
+        ),
+        (
+            "profile: .hidden", "subscriptions[0].profile", 4,
+            "must be a profile name (letters, digits, `.`, `_` and `-`, not starting with `.`), "
+                + "the stem of a file in models_dir such as `smart-meter` for smart-meter.yaml; got \".hidden\""
+        ),
+    ])
+    func invalidProfileNames(line: String, key: String, lineNumber: Int, message: String) throws {
+        let issue = try Self.onlyIssue(Self.subscriptionYAML + "\n    \(line)\n")
+        #expect(issue == ConfigError.Issue(kind: .invalidValue, key: key, line: lineNumber, message: message))
+    }
+
+    @Test func emptyModelsDirIsAnError() throws {
+        let issue = try Self.onlyIssue("models_dir: \"\"\n" + Self.subscriptionYAML)
+        #expect(issue == ConfigError.Issue(kind: .invalidValue, key: "models_dir", line: 1, message: "must not be empty"))
+    }
+
+    @Test func detectorSettingsInTheConfigPointToProfiles() {
+        let yaml = """
+            detectors:
+              ewma:
+                threshold: 0.999
+            episodes:
+              fire_after: 3
+            """
+        let found = Self.issues(yaml + "\n" + Self.subscriptionYAML)
+        #expect(Self.located(found) == ["1: detectors (unknown key)", "4: episodes (unknown key)"])
+        let message = "unknown key; detector parameters and episodes are set in detector profiles now: files in "
+            + "`models_dir` (models/default.yaml lists every key), chosen per subscription with `profile`"
+        #expect(found.map(\.message) == [message, message])
+    }
+
+    @Test func withoutAProfileFileDefaultIsTheBuiltInDefault() throws {
+        // No models folder at all next to the config.
+        let folder = try Self.temporaryFolder(["vigil.yaml": Self.subscriptionYAML])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = try VigilConfig.load(path: folder.appendingPathComponent("vigil.yaml").path)
+        #expect(config.subscriptions[0].profile == "default")
+        let settings = try config.detectionSettings()
+        #expect(settings.profiles == [DetectorProfile()])
+    }
+
+    @Test func aDefaultFileReplacesTheBuiltInDefault() throws {
+        let folder = try Self.temporaryFolder([
+            "vigil.yaml": Self.subscriptionYAML,
+            "models/default.yaml": "threshold: 0.9999\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = try VigilConfig.load(path: folder.appendingPathComponent("vigil.yaml").path)
+        #expect(try config.profiles() == [DetectorProfile(threshold: 0.9999)])
+    }
+
+    @Test func aRelativeModelsDirIsRelativeToTheConfigFile() throws {
+        let yaml = """
+            models_dir: ../profiles
+            subscriptions:
+              - filter: "rooms/+"
+                device: "rooms/{device}"
+                profile: lab
+              - filter: "meters/+"
+                device: "meters/{device}"
+              - filter: "halls/+"
+                device: "halls/{device}"
+                profile: lab
+            """
+        let folder = try Self.temporaryFolder([
+            "etc/vigil.yaml": yaml,
+            "profiles/lab.yaml": "description: \"The lab\"\nthreshold: 0.99\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // The tests run in the package's folder, not next to the config.
+        #expect(FileManager.default.currentDirectoryPath != folder.appendingPathComponent("etc").path)
+        let config = try VigilConfig.load(path: folder.appendingPathComponent("etc/vigil.yaml").path)
+        #expect(config.modelsDirectory == folder.appendingPathComponent("etc").path + "/../profiles")
+        let lab = DetectorProfile(name: "lab", description: "The lab", threshold: 0.99)
+        // In subscription order, one per subscription.
+        #expect(try config.detectionSettings().profiles == [lab, DetectorProfile(), lab])
+    }
+
+    @Test func anAbsoluteModelsDirIsUsedAsWritten() throws {
+        let models = try Self.temporaryFolder(["meter.yaml": "threshold: 0.99\n"])
+        defer { try? FileManager.default.removeItem(at: models) }
+        let folder = try Self.temporaryFolder([
+            "vigil.yaml": "models_dir: \"\(models.path)\"\n" + Self.subscriptionYAML + "\n    profile: meter\n"
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = try VigilConfig.load(path: folder.appendingPathComponent("vigil.yaml").path)
+        #expect(config.modelsDirectory == models.path)
+        #expect(try config.profiles().map(\.threshold) == [0.99])
+    }
+
+    @Test func aMissingProfileIsNamedWithItsSubscriptionKeyAndLine() throws {
+        let yaml = """
+            subscriptions:
+              - filter: "rooms/+"
+                device: "rooms/{device}"
+                profile: lab
+              - filter: "meters/+"
+                device: "meters/{device}"
+                profile: meter
+              - filter: "halls/+"
+                device: "halls/{device}"
+                profile: meter
+            """
+        let folder = try Self.temporaryFolder(["vigil.yaml": yaml, "models/lab.yaml": "{}\n", "models/room.yaml": "{}\n"])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("vigil.yaml").path
+        // Loading the config does not look for profiles; the detection settings do.
+        let config = try VigilConfig.load(path: path)
+        let error = try #require(throws: ConfigError.self) { try config.detectionSettings() }
+        #expect(error.source == path)
+        let models = folder.path + "/models"
+        let message = "no profile \"meter\": \(models)/meter.yaml does not exist (profiles in \(models): lab, room)"
+        #expect(
+            error.issues == [
+                ConfigError.Issue(kind: .invalidValue, key: "subscriptions[1].profile", line: 7, message: message),
+                ConfigError.Issue(kind: .invalidValue, key: "subscriptions[2].profile", line: 10, message: message),
+            ]
+        )
+        #expect(error.description.hasPrefix("\(path):7: subscriptions[1].profile: no profile \"meter\""))
+    }
+
+    @Test func aMissingProfileInAMissingFolderSaysSo() throws {
+        let config = try VigilConfig.parse(yaml: "models_dir: /nonexistent/vigil\n" + Self.subscriptionYAML + "\n    profile: lab\n")
+        let error = try #require(throws: ConfigError.self) { try config.profiles() }
+        #expect(error.source == "<string>")
+        #expect(
+            error.issues.map(\.message) == [
+                "no profile \"lab\": /nonexistent/vigil/lab.yaml does not exist (models_dir /nonexistent/vigil is not a folder)"
+            ]
+        )
+        #expect(error.issues.map(\.line) == [5])
+    }
+
+    @Test func aProfileFileWithProblemsIsReportedOnThatFile() throws {
+        let folder = try Self.temporaryFolder([
+            "vigil.yaml": Self.subscriptionYAML + "\n    profile: lab\n",
+            "models/lab.yaml": "threshold: 2\nepisodes:\n  fire_afer: 2\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = try VigilConfig.load(path: folder.appendingPathComponent("vigil.yaml").path)
+        let error = try #require(throws: ConfigError.self) { try config.detectionSettings() }
+        #expect(error.source == folder.path + "/models/lab.yaml")
+        #expect(Self.located(error.issues) == ["1: threshold (out of range)", "3: episodes.fire_afer (unknown key)"])
     }
 }
