@@ -26,7 +26,7 @@ import Synchronization
 /// Record layout (little-endian host order):
 /// ```
 /// 0  UInt32 record size (header + data + padding to 8)
-/// 4  UInt16 kind (0 data, 1 padding)
+/// 4  UInt16 kind (0 data, 1 padding, 2 sweep: "judge silence at this receive time", no device or payload)
 /// 6  UInt16 device id length
 /// 8  UInt32 payload length
 /// 12 UInt32 tag (which subscription the topic matched: selects the detector profile)
@@ -37,6 +37,14 @@ import Synchronization
 package final class ByteRing: Sendable {
     /// One record, valid only inside the consumer's closure.
     package struct Record {
+        package enum Kind: Sendable, Equatable {
+            /// A message: device id, payload, receive time, tag and sequence.
+            case data
+            /// A silence sweep at `receivedAtNanos` (a replay's recording clock); device and payload are empty.
+            case sweep
+        }
+
+        package var kind: Kind = .data
         package var device: UnsafeRawBufferPointer
         package var payload: UnsafeRawBufferPointer
         package var receivedAtNanos: Int64
@@ -47,6 +55,7 @@ package final class ByteRing: Sendable {
     package static let headerBytes = 32
     private static let dataKind: UInt16 = 0
     private static let paddingKind: UInt16 = 1
+    private static let sweepKind: UInt16 = 2
 
     /// Bytes of storage (a power of two).
     package let capacity: Int
@@ -102,6 +111,22 @@ package final class ByteRing: Sendable {
     package func write(
         device: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64, tag: UInt32 = 0, sequence: Int64 = 0
     ) -> Bool {
+        write(kind: Self.dataKind, device: device, payload: payload, receivedAtNanos: receivedAtNanos, tag: tag, sequence: sequence)
+    }
+
+    /// Writes a sweep record: the consumer judges silence at `nowNanos` when it reaches it, in ring order with
+    /// the messages around it. Returns `false`, writing nothing, when the ring is full.
+    ///
+    /// - Important: call from the ring's single producer thread only.
+    package func writeSweep(nowNanos: Int64) -> Bool {
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        return write(kind: Self.sweepKind, device: empty, payload: empty, receivedAtNanos: nowNanos, tag: 0, sequence: 0)
+    }
+
+    @inline(__always)
+    private func write(
+        kind: UInt16, device: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64, tag: UInt32, sequence: Int64
+    ) -> Bool {
         let dataBytes = device.count + payload.count
         guard dataBytes <= maxRecordBytes, device.count <= Int(UInt16.max) else { return false }
         let size = Self.aligned(Self.headerBytes + dataBytes)
@@ -120,7 +145,7 @@ package final class ByteRing: Sendable {
             at = 0
         }
         storage.storeBytes(of: UInt32(size), toByteOffset: at, as: UInt32.self)
-        storage.storeBytes(of: Self.dataKind, toByteOffset: at + 4, as: UInt16.self)
+        storage.storeBytes(of: kind, toByteOffset: at + 4, as: UInt16.self)
         storage.storeBytes(of: UInt16(device.count), toByteOffset: at + 6, as: UInt16.self)
         storage.storeBytes(of: UInt32(payload.count), toByteOffset: at + 8, as: UInt32.self)
         storage.storeBytes(of: tag, toByteOffset: at + 12, as: UInt32.self)
@@ -172,6 +197,7 @@ package final class ByteRing: Sendable {
             let sequence = storage.load(fromByteOffset: offset + 24, as: Int64.self)
             let deviceStart = storage + offset + Self.headerBytes
             let record = Record(
+                kind: kind == Self.sweepKind ? .sweep : .data,
                 device: UnsafeRawBufferPointer(start: deviceStart, count: deviceLength),
                 payload: UnsafeRawBufferPointer(start: deviceStart + deviceLength, count: payloadLength),
                 receivedAtNanos: received,

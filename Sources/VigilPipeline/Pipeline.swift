@@ -13,6 +13,9 @@ package struct PipelineSettings: Sendable {
     package var batchSize: Int
     /// Seconds between silence sweeps on the wall clock (0: none).
     package var sweepInterval: Double
+    /// Records per shard between wake-ups of a sleeping worker: 1 live; a batch offline, where intake always
+    /// ends with ``Pipeline/drain()`` (``ShardWorker/notify(every:)``).
+    package var wakeEvery = 1
 
     package init(shards: Int, ringCapacity: Int, overflow: OverflowPolicy, maxPayloadBytes: Int, batchSize: Int = 256, sweepInterval: Double = 0) {
         self.shards = shards
@@ -48,7 +51,7 @@ package final class Pipeline: Sendable {
         self.workers = workers
         self.router = Router(
             templates: templates, workers: workers, overflow: settings.overflow,
-            maxPayloadBytes: settings.maxPayloadBytes, observer: observer
+            maxPayloadBytes: settings.maxPayloadBytes, observer: observer, wakeEvery: settings.wakeEvery
         )
     }
 

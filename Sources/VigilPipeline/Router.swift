@@ -29,9 +29,16 @@ package final class Router: Sendable {
     private let maxPayloadBytes: Int
     private let closed = Atomic<Bool>(false)
     private let observer: any PipelineObserver
+    private let wakeEvery: Int
 
-    package init(templates: [TopicTemplate], workers: [ShardWorker], overflow: OverflowPolicy, maxPayloadBytes: Int, observer: any PipelineObserver) {
-        precondition(!templates.isEmpty && !workers.isEmpty)
+    /// - Parameter wakeEvery: records per shard between wake-ups of a sleeping worker: 1 live (every record
+    ///   is processed at once); a batch in an offline replay (see ``ShardWorker/notify(every:)``).
+    package init(
+        templates: [TopicTemplate], workers: [ShardWorker], overflow: OverflowPolicy, maxPayloadBytes: Int,
+        observer: any PipelineObserver, wakeEvery: Int = 1
+    ) {
+        precondition(!templates.isEmpty && !workers.isEmpty && wakeEvery >= 1)
+        self.wakeEvery = wakeEvery
         self.templates = templates
         self.workers = workers
         self.overflow = overflow
@@ -69,7 +76,26 @@ package final class Router: Sendable {
             drop(.topicMismatch, device: topic)
             return
         }
-        let device = UnsafeRawBufferPointer(rebasing: topic[deviceRange])
+        enqueue(device: UnsafeRawBufferPointer(rebasing: topic[deviceRange]), payload: payload, receivedAtNanos: receivedAtNanos, tag: tag, sequence: sequence)
+    }
+
+    /// Routes one message whose device is already known (a CSV recording's row): no template matching.
+    /// Only the producer thread may call this.
+    ///
+    /// - Parameters:
+    ///   - tag: the subscription whose profile a new device gets (0, the first, when there is no topic).
+    ///   - sequence: the message's place in its input.
+    package func route(device: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64, tag: UInt32 = 0, sequence: Int64 = 0) {
+        counters.add(Counter.received.rawValue)
+        counters.add(Counter.receivedBytes.rawValue, payload.count)
+        if closed.load(ordering: .relaxed) {
+            drop(.shutdown, device: device)
+            return
+        }
+        enqueue(device: device, payload: payload, receivedAtNanos: receivedAtNanos, tag: tag, sequence: sequence)
+    }
+
+    private func enqueue(device: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64, tag: UInt32, sequence: Int64) {
         guard payload.count <= maxPayloadBytes else {
             drop(.oversized, device: device)
             return
@@ -91,7 +117,24 @@ package final class Router: Sendable {
             counters.add(Counter.blockedWaits.rawValue)
             worker.waitForSpace(timeout: .milliseconds(5))
         }
-        worker.notify()
+        worker.notify(every: wakeEvery)
+    }
+
+    /// Asks every shard to judge silence at receive time `nowNanos`, in ring order: each worker sweeps when it
+    /// reaches the record, after every message routed before this call and before any routed after it. A
+    /// replay calls this on the recording's clock; live service sweeps on each worker's wall-clock timer instead.
+    ///
+    /// A sweep is never dropped, whatever the overflow policy: the producer waits for room (it gives up only
+    /// once the router is closed). Only the producer thread may call this.
+    package func sweep(nowNanos: Int64) {
+        for worker in workers {
+            while !worker.ring.writeSweep(nowNanos: nowNanos) {
+                if closed.load(ordering: .relaxed) { return }
+                counters.add(Counter.blockedWaits.rawValue)
+                worker.waitForSpace(timeout: .milliseconds(5))
+            }
+            worker.notify(every: wakeEvery)
+        }
     }
 
     private func drop(_ reason: DropReason, device: UnsafeRawBufferPointer) {

@@ -38,6 +38,8 @@ package final class ShardWorker: Sendable {
     // The silence sweep's timer, on the same queue; same exemption as `source`.
     nonisolated(unsafe) private let sweepTimer: (any DispatchSourceTimer)?
     private let sleeping = Atomic<Bool>(true)
+    /// Records published since the producer last considered a wake-up (producer side only; see `notify(every:)`).
+    private let unsignalled = Atomic<Int>(0)
     private let producerWaiting = Atomic<Bool>(false)
     private let spaceAvailable = DispatchSemaphore(value: 0)
     /// The engine is only used on `queue`, a batch at a time; the mutex makes that checkable and lets a
@@ -47,7 +49,7 @@ package final class ShardWorker: Sendable {
     private let batchSize: Int
 
     /// - Parameter sweepInterval: seconds between silence sweeps on the wall clock; 0 for none (offline replay
-    ///   sweeps on the recording's clock instead).
+    ///   sweeps on the recording's clock instead, through sweep records in the ring: ``Router/sweep(nowNanos:)``).
     package init(
         index: Int, ringCapacity: Int, batchSize: Int, sweepInterval: Double = 0,
         engine: sending DetectionEngine, observer: any PipelineObserver
@@ -102,6 +104,24 @@ package final class ShardWorker: Sendable {
         }
     }
 
+    /// Like ``notify()``, but only for every `every`-th record: an offline replay, which wants throughput and no
+    /// latency, so a sleeping worker is woken once per batch instead of once per record.
+    ///
+    /// - Important: up to `every - 1` records may then wait in the ring with the worker asleep, until more
+    ///   arrive, the producer waits for space (which always wakes the worker), or ``flush()`` runs; use it only
+    ///   where intake ends with ``Pipeline/drain()``.
+    @inline(__always)
+    package func notify(every: Int) {
+        guard every > 1 else { return notify() }
+        let pending = unsignalled.load(ordering: .relaxed) &+ 1
+        if pending >= every {
+            unsignalled.store(0, ordering: .relaxed)
+            notify()
+        } else {
+            unsignalled.store(pending, ordering: .relaxed)
+        }
+    }
+
     /// Blocks the producer until the worker frees space, for at most `timeout` (then the caller retries).
     package func waitForSpace(timeout: DispatchTimeInterval) {
         producerWaiting.store(true, ordering: .sequentiallyConsistent)
@@ -137,6 +157,11 @@ package final class ShardWorker: Sendable {
         var resolved = 0
         var evictions = 0
         let consumed = ring.consume(limit: batchSize) { record in
+            if record.kind == .sweep {
+                // A replay's sweep on the recording's clock, in ring order with the messages around it.
+                fired += engine.sweep(now: Double(record.receivedAtNanos) / 1e9) { observer.anomaly($0) }
+                return
+            }
             messages += 1
             let result = engine.process(
                 device: record.device, payload: record.payload, receivedAtNanos: record.receivedAtNanos,

@@ -13,6 +13,7 @@ enum VigilCommand {
 
         COMMANDS:
           run            Subscribe to the configured broker, score every message, publish anomaly events.
+          replay         Run recordings (JSONL or CSV) through the pipeline offline: a backtest with scores and events.
           check-config   Validate a configuration file; exit 0 when valid, 1 with every problem otherwise.
           version        Print the version.
 
@@ -34,6 +35,8 @@ enum VigilCommand {
             return 0
         case "run":
             return parse(rest, help: RunCommand.help, flags: RunCommand.flags).map { RunCommand(options: $0).run() } ?? usageError
+        case "replay":
+            return parse(rest, help: ReplayCommand.help, flags: ReplayCommand.flags, positionals: true).map { ReplayCommand(options: $0).run() } ?? usageError
         case "check-config":
             return parse(rest, help: CheckConfigCommand.help, flags: CheckConfigCommand.flags).map { CheckConfigCommand(options: $0).run() } ?? usageError
         default:
@@ -42,13 +45,27 @@ enum VigilCommand {
         }
     }
 
-    /// Parses `--flag VALUE` / `--flag=VALUE` pairs; prints help and exits 0 for `--help`; nil on a usage error
-    /// (already reported).
-    static func parse(_ arguments: [String], help: String, flags: [Flag]) -> Options? {
+    /// Parses `--flag VALUE` / `--flag=VALUE` pairs and switches (`--offline`); prints help and exits 0 for
+    /// `--help`; nil on a usage error (already reported).
+    ///
+    /// - Parameter positionals: whether the command takes other arguments (input files): anything not starting
+    ///   with `--`, a lone `-`, and everything after `--`.
+    static func parse(_ arguments: [String], help: String, flags: [Flag], positionals: Bool = false) -> Options? {
         var options = Options()
         var index = 0
+        var flagsEnded = false
         while index < arguments.count {
             let argument = arguments[index]
+            if positionals && (flagsEnded || argument == "-" || !argument.hasPrefix("-")) {
+                options.positionals.append(argument)
+                index += 1
+                continue
+            }
+            if positionals && argument == "--" {
+                flagsEnded = true
+                index += 1
+                continue
+            }
             if argument == "--help" || argument == "-h" {
                 print(help)
                 exit(0)
@@ -63,7 +80,13 @@ enum VigilCommand {
                 printError("vigil: unknown flag '\(argument)'\n\n\(help)")
                 return nil
             }
-            if value == nil {
+            if !flag.takesValue {
+                guard value == nil else {
+                    printError("vigil: \(flag.name) takes no value")
+                    return nil
+                }
+                value = "true"
+            } else if value == nil {
                 index += 1
                 guard index < arguments.count else {
                     printError("vigil: \(flag.name) needs a value (\(flag.valueName))")
@@ -86,10 +109,14 @@ struct Flag {
     var name: String
     var valueName: String
     var required: Bool
+    /// False for a switch such as `--offline` (present or not).
+    var takesValue = true
 }
 
 struct Options {
     var values: [String: String] = [:]
+    /// Arguments that are not flags, in order (for commands that take them).
+    var positionals: [String] = []
     subscript(_ name: String) -> String? { values[name] }
 }
 

@@ -10,7 +10,7 @@ import TestSupport
         #expect(version.output.hasPrefix("vigil 0."))
         let help = try ChildProcess.run(product: "vigil", arguments: ["--help"])
         #expect(help.status == 0)
-        for command in ["run", "check-config", "version"] { #expect(help.output.contains(command)) }
+        for command in ["run", "replay", "check-config", "version"] { #expect(help.output.contains(command)) }
         let runHelp = try ChildProcess.run(product: "vigil", arguments: ["run", "--help"])
         #expect(runHelp.status == 0)
         #expect(runHelp.output.contains("--config PATH"))

@@ -40,6 +40,22 @@ import VigilPipeline
         #expect(ring.usedBytes == 0)
     }
 
+    @Test func sweepRecordsKeepTheirPlaceAmongMessages() {
+        let ring = ByteRing(capacity: 1024)
+        #expect(Self.write(ring, sequence: 0, payloadLength: 5))
+        #expect(ring.writeSweep(nowNanos: 42_000_000_000))
+        #expect(Self.write(ring, sequence: 1, payloadLength: 5))
+        var seen: [String] = []
+        ring.consume(limit: 10) { record in
+            switch record.kind {
+            case .data: seen.append("data \(record.receivedAtNanos)")
+            case .sweep: seen.append("sweep \(record.receivedAtNanos) \(record.device.count) \(record.payload.count)")
+            }
+        }
+        #expect(seen == ["data 0", "sweep 42000000000 0 0", "data 1"])
+        #expect(ring.usedBytes == 0)
+    }
+
     @Test func refusesWhenFullAndRecoversAfterConsuming() {
         let ring = ByteRing(capacity: 256)
         var written = 0

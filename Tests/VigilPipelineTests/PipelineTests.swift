@@ -152,4 +152,54 @@ final class RecordingObserver: PipelineObserver {
         let known = pipeline.workers[0].withEngine { engine in ["d-0", "d-1", "d-2", "d-3"].map { engine.isWarming($0) != nil } }
         #expect(known == [true, false, true, true])
     }
+
+    /// Silence is judged by sweep records in ring order: a replay's sweep at a time on the recording's clock
+    /// finds a device that stopped, whatever the wall clock says, and the device's next message resolves it.
+    @Test func sweepRecordsJudgeSilenceOnTheRecordingsClock() {
+        let observer = RecordingObserver()
+        let pipeline = Self.makePipeline(shards: 2, observer: observer)
+        func send(_ device: String, at second: Int64) {
+            var topic = "devices/\(device)/telemetry"
+            var payload = "{\"v\": 1}"
+            topic.withUTF8 { t in
+                payload.withUTF8 { p in
+                    pipeline.router.route(topic: UnsafeRawBufferPointer(t), payload: UnsafeRawBufferPointer(p), receivedAtNanos: second * 1_000_000_000)
+                }
+            }
+        }
+        for second in Int64(1000)..<1020 { send("quiet", at: second) }  // the last at 1019: 19 intervals of 1 s
+        pipeline.router.sweep(nowNanos: 1040 * 1_000_000_000)  // 21 s of silence: under the 30 s floor
+        pipeline.router.sweep(nowNanos: 1050 * 1_000_000_000)  // 31 s: silent
+        pipeline.router.sweep(nowNanos: 1060 * 1_000_000_000)  // still silent: no second event
+        send("quiet", at: 1100)
+        pipeline.drain()
+        let events = observer.events.withLock { $0 }
+        #expect(events.map { "\($0.device) \($0.detector) \($0.state)" } == ["quiet silence firing", "quiet silence resolved"])
+        #expect(events.first?.onset == 1020)  // last heard + its interval
+        #expect(events.first?.detected == 1050)
+        #expect(events.last?.detected == 1050)  // the firing's detection, kept
+        #expect(events.last?.resolvedAt == 1100)
+        #expect(pipeline.snapshot().fired == 1)
+        #expect(pipeline.snapshot().processed == 21)  // sweeps are not messages
+    }
+
+    @Test func routingByDeviceSkipsTheTopicTemplates() {
+        let observer = RecordingObserver()
+        let pipeline = Self.makePipeline(shards: 3, observer: observer)
+        var device = "pump-7"
+        var payload = "{\"ts\": 1000, \"v\": 1}"
+        for _ in 0..<5 {
+            device.withUTF8 { d in
+                payload.withUTF8 { p in
+                    pipeline.router.route(device: UnsafeRawBufferPointer(d), payload: UnsafeRawBufferPointer(p), receivedAtNanos: 1)
+                }
+            }
+        }
+        pipeline.drain()
+        let snapshot = pipeline.snapshot()
+        #expect(snapshot.received == 5)
+        #expect(snapshot.processed == 5)
+        #expect(snapshot.devices == 1)
+        #expect(snapshot.droppedTotal == 0)
+    }
 }
