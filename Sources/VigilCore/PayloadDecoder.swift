@@ -507,19 +507,7 @@ struct PayloadScanner {
             i += 1
             text.skipWhitespace(&i)
             try scanValue(&i, depth: depth, collecting: collecting)
-            text.skipWhitespace(&i)
-            guard i < end else { throw PayloadError.truncated.at(end) }
-            switch input[i] {
-            case ASCII.comma:
-                i += 1
-                text.skipWhitespace(&i)
-                guard i < end else { throw PayloadError.truncated.at(end) }
-            case ASCII.closeBrace:
-                i += 1
-                return
-            default:
-                throw PayloadError.syntax.at(i)
-            }
+            if try text.scanSeparator(&i, closing: ASCII.closeBrace) { return }
         }
     }
 
@@ -535,18 +523,7 @@ struct PayloadScanner {
         }
         while true {
             try scanValue(&i, depth: depth, collecting: false)
-            text.skipWhitespace(&i)
-            guard i < end else { throw PayloadError.truncated.at(end) }
-            switch input[i] {
-            case ASCII.comma:
-                i += 1
-                text.skipWhitespace(&i)
-            case ASCII.closeBracket:
-                i += 1
-                return
-            default:
-                throw PayloadError.syntax.at(i)
-            }
+            if try text.scanSeparator(&i, closing: ASCII.closeBracket) { return }
         }
     }
 
@@ -960,6 +937,27 @@ struct JSONText {
             guard i < end else { throw PayloadError.truncated.at(end) }
             guard input[i] == expected[k] else { throw PayloadError.syntax.at(i) }
             i += 1
+        }
+    }
+
+    /// After an object member or array element: skips whitespace, then either a `,` and the whitespace
+    /// after it (returns false: more follows) or `closing` (returns true). Lives here, on the small struct,
+    /// because calling a method of the large scanner from a mutating one copies the scanner.
+    @inline(__always)
+    func scanSeparator(_ i: inout Int, closing: UInt8) throws(PayloadError) -> Bool {
+        skipWhitespace(&i)
+        guard i < end else { throw PayloadError.truncated.at(end) }
+        switch input[i] {
+        case ASCII.comma:
+            i += 1
+            skipWhitespace(&i)
+            guard i < end else { throw PayloadError.truncated.at(end) }
+            return false
+        case closing:
+            i += 1
+            return true
+        default:
+            throw PayloadError.syntax.at(i)
         }
     }
 

@@ -117,19 +117,7 @@ extension PayloadScanner {
             // The pack is depth 1, its records depth 2.
             guard limits.maxDepth >= 2 else { throw PayloadError.tooDeep.at(i) }
             try scanSenMLRecord(&i, base: &base)
-            text.skipWhitespace(&i)
-            guard i < end else { throw PayloadError.truncated.at(end) }
-            switch input[i] {
-            case ASCII.comma:
-                i += 1
-                text.skipWhitespace(&i)
-                guard i < end else { throw PayloadError.truncated.at(end) }
-            case ASCII.closeBracket:
-                i += 1
-                return
-            default:
-                throw PayloadError.syntax.at(i)
-            }
+            if try text.scanSeparator(&i, closing: ASCII.closeBracket) { return }
         }
     }
 
@@ -154,19 +142,7 @@ extension PayloadScanner {
                 text.skipWhitespace(&i)
                 guard i < end else { throw PayloadError.truncated.at(end) }
                 try scanSenMLField(label, &i, keyOffset: keyOffset, record: &record, base: &base)
-                text.skipWhitespace(&i)
-                guard i < end else { throw PayloadError.truncated.at(end) }
-                switch input[i] {
-                case ASCII.comma:
-                    i += 1
-                    text.skipWhitespace(&i)
-                    guard i < end else { throw PayloadError.truncated.at(end) }
-                case ASCII.closeBrace:
-                    i += 1
-                    break fields
-                default:
-                    throw PayloadError.syntax.at(i)
-                }
+                if try text.scanSeparator(&i, closing: ASCII.closeBrace) { break fields }
             }
         }
         try resolveSenMLRecord(record, base)
