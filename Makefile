@@ -3,7 +3,7 @@ SWIFT ?= swift
 APT_PACKAGES := mosquitto mosquitto-clients libmosquitto-dev libyaml-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test demo clean
+.PHONY: all deps build release test demo bench clean
 
 all: build
 
@@ -28,6 +28,11 @@ test: deps
 
 demo: release
 	bash loadtest/demo
+
+# Benchmarks (docs/benchmarks.md): release build, then every mode; e.g. make bench BENCH_ARGS=--quick.
+bench: deps
+	$(SWIFT) build -c release --product vigil-bench
+	"$$($(SWIFT) build -c release --show-bin-path)/vigil-bench" $(BENCH_ARGS)
 
 clean:
 	rm -rf .build loadtest/out

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "vigil", targets: ["vigil"]),
         .executable(name: "vigil-loadgen", targets: ["vigil-loadgen"]),
+        .executable(name: "vigil-bench", targets: ["vigil-bench"]),
     ],
     targets: [
         // C libraries from Debian, through system-library targets.
@@ -32,6 +33,11 @@ let package = Package(
 
         .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPipeline", "VigilIO"]),
         .executableTarget(name: "vigil-loadgen", dependencies: ["VigilCore", "VigilIO"]),
+
+        // Benchmarks behind `make bench`. CBenchAlloc defines malloc and friends in the executable to count
+        // allocations per message (see its header); it is linked into vigil-bench only.
+        .target(name: "CBenchAlloc"),
+        .executableTarget(name: "vigil-bench", dependencies: ["VigilCore", "VigilPipeline", "CBenchAlloc"]),
 
         // Shared test helpers: a real mosquitto on a free loopback port, temp dirs, waiting on conditions.
         .target(name: "TestSupport", dependencies: ["VigilIO"], path: "Tests/TestSupport"),
