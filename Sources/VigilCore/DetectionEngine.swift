@@ -301,8 +301,9 @@ package struct DetectionEngine {
         }
         if let p = profile.rate {
             let (closed, open) = states[index].rate.observe(time: receiveTime, p, alpha: alphas.rate, thresholdZ: thresholdZ)
-            for assessment in [closed, open] {
-                guard let assessment else { continue }
+            // Two optionals, not an array of them: an array literal here would allocate for every message.
+            for step in 0..<2 {
+                guard let assessment = step == 0 ? closed : open else { continue }
                 let transition = states[index].rateEpisode.observe(
                     score: assessment.score, z: assessment.z, eventTime: context.eventTime,
                     threshold: profile.threshold, policy: profile.episodes
