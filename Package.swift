@@ -37,7 +37,7 @@ let package = Package(
         // Benchmarks behind `make bench`. CBenchAlloc defines malloc and friends in the executable to count
         // allocations per message (see its header); it is linked into vigil-bench only.
         .target(name: "CBenchAlloc"),
-        .executableTarget(name: "vigil-bench", dependencies: ["VigilCore", "VigilPipeline", "CBenchAlloc"]),
+        .executableTarget(name: "vigil-bench", dependencies: ["VigilCore", "VigilPipeline", "VigilSim", "CBenchAlloc"]),
 
         // Shared test helpers: a real mosquitto on a free loopback port, temp dirs, waiting on conditions.
         .target(name: "TestSupport", dependencies: ["VigilIO"], path: "Tests/TestSupport"),

@@ -56,6 +56,7 @@ enum BenchCommand {
             ReplayBench.run(corpus: corpus, options: options, report: report, reference: reference)
         }
         if options.modes.contains(.alloc) { AllocBench.run(options: options, report: report) }
+        if options.modes.contains(.quality) { QualityBench.run(options: options, report: report) }
 
         report.environment.loadEnd = loadAverage()
         print(report.table())

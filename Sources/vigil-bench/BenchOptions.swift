@@ -1,13 +1,13 @@
 import Foundation
 
-/// What `vigil-bench` was asked to do: `vigil-bench [all|replay|decode|ring|alloc] [FLAGS]`.
+/// What `vigil-bench` was asked to do: `vigil-bench [all|replay|decode|ring|alloc|quality] [FLAGS]`.
 struct BenchOptions {
     enum Mode: String, CaseIterable {
-        case all, replay, decode, ring, alloc
+        case all, replay, decode, ring, alloc, quality
     }
 
     static let help = """
-        USAGE: vigil-bench [all|replay|decode|ring|alloc] [FLAGS]
+        USAGE: vigil-bench [all|replay|decode|ring|alloc|quality] [FLAGS]
 
         Benchmarks Vigil's hot path on a generated corpus of ~90-byte JSON telemetry (one message per device per
         step, 4 metrics and an epoch-ms "ts" each, fixed seed) and prints a table; also writes it as JSON.
@@ -18,6 +18,8 @@ struct BenchOptions {
           replay   The corpus through Router + Pipeline with 1 and with 2 shards, one producer thread, overflow
                    block; the same corpus through a C reference (cc -O2, built at run time) for the ratio.
           alloc    Heap allocations per message in steady state: decode, engine, router + ring + worker.
+          quality  Detection quality on a labelled synthetic fleet (VigilSim), default profile: recall, time to
+                   detect and false alarms per anomaly kind (not part of `all`: it measures answers, not speed).
 
         FLAGS:
           --messages N   Messages in the corpus (default 5,000,000; --quick 200,000).
