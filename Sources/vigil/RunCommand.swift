@@ -139,6 +139,8 @@ final class Service: Sendable {
             ("received", String(snapshot.received)), ("processed", String(snapshot.processed)),
             ("samples", String(snapshot.samples)), ("devices", String(snapshot.devices)),
             ("evictions", String(snapshot.evictions)),
+            // Devices whose baselines are not trustworthy yet (no event can fire from them).
+            ("warming", String(pipeline.workers.reduce(0) { $0 + $1.withEngine { $0.warmingDeviceCount } })),
             ("fired", String(snapshot.fired)), ("resolved", String(snapshot.resolved)),
             ("published", String(publisher.publishedCount)), ("dropped", String(snapshot.droppedTotal)),
         ]
