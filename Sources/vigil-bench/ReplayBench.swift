@@ -145,6 +145,8 @@ enum ReplayBench {
         var twoShards: [Double] = []
         var engine: [Double] = []
         var cRates: [Double] = []
+        /// The C reference's rate per round (nil for a round where it failed), to pair with Vigil's.
+        var cByRound: [Double?] = []
         // CPU nanoseconds per message, per configuration.
         var cpu: [String: [Double]] = [:]
         var blockedWaits = [0, 0]
@@ -155,6 +157,7 @@ enum ReplayBench {
         if route.ns.isNaN { report.fail("router.route alone: messages were dropped or not processed") }
         for round in 1...options.rounds {
             let tag = "replay round \(round)/\(options.rounds)"
+            cByRound.append(nil)
             if case .ready(let c) = reference {
                 progress("\(tag): C reference ...")
                 switch c.run() {
@@ -165,6 +168,7 @@ enum ReplayBench {
                         report.fail("C reference processed \(result.messages) messages, \(result.samples) samples")
                     }
                     cRates.append(result.messagesPerSecond)
+                    cByRound[round - 1] = result.messagesPerSecond
                     cpu["c", default: []].append(result.cpuSeconds * 1e9 / messages)
                     progress("\(tag): C reference \(Report.format(result.messagesPerSecond, unit: "msg/s")) msg/s")
                 case .failure(let error):
@@ -234,7 +238,10 @@ enum ReplayBench {
             cpu["shards2"].map(Measure.median),
             "ns/msg", note: "all threads: producer + 2 workers"
         )
-        report.add("replay", "replay.scaling", "2 shards / 1 shard", two / one, "x")
+        // Ratios pair the figures of one round (measured minutes apart at most), then take the median over the
+        // rounds: on a shared machine the load drifts between rounds, and pairing cancels most of that drift.
+        let scaling = Self.pairedMedian(twoShards, oneShard.map { $0 })!
+        report.add("replay", "replay.scaling", "2 shards / 1 shard", scaling, "x", note: "median of per-round ratios")
         report.add(
             "replay", "replay.route_only.ns_per_msg", "router.route alone (workers held), per message", route.ns,
             "ns/msg",
@@ -264,7 +271,7 @@ enum ReplayBench {
             )
         }
         report.add(
-            "replay", "replay.pipeline_share", "1 shard / engine only", one / direct, "x",
+            "replay", "replay.pipeline_share", "1 shard / engine only", Self.pairedMedian(oneShard, engine.map { $0 }), "x",
             note: "1.00x when ring + wake-ups add nothing to the worker")
         if events > 0 {
             report.add("replay", "replay.events", "anomaly events during replay", Double(events), "events")
@@ -279,12 +286,20 @@ enum ReplayBench {
         report.add("C ref", "c.msgs_per_s", "C scanner + strtod + EWMA, 1 thread", cMedian, "msg/s", note: cNote)
         report.add("C ref", "c.ns_per_msg", "C reference, per message", cMedian.map { 1e9 / $0 }, "ns/msg")
         report.add("C ref", "c.cpu_ns_per_msg", "C reference, CPU per message", cpu["c"].map(Measure.median), "ns/msg")
-        report.add("C ref", "ratio.shards1_vs_c", "Vigil 1 shard / C", cMedian.map { one / $0 }, "x")
-        report.add("C ref", "ratio.shards2_vs_c", "Vigil 2 shards / C", cMedian.map { two / $0 }, "x")
-        report.add("C ref", "ratio.engine_vs_c", "Vigil engine only / C", cMedian.map { direct / $0 }, "x")
+        let vsC = Self.pairedMedian(oneShard, cByRound)
+        report.add("C ref", "ratio.shards1_vs_c", "Vigil 1 shard / C", vsC, "x", note: "medians of per-round ratios")
+        report.add("C ref", "ratio.shards2_vs_c", "Vigil 2 shards / C", Self.pairedMedian(twoShards, cByRound), "x")
+        report.add("C ref", "ratio.engine_vs_c", "Vigil engine only / C", Self.pairedMedian(engine, cByRound), "x")
 
-        let vsC = cMedian.map { one / $0 }
         report.addTarget("replay, 1 shard / C", value: vsC, goal: ">= 0.5x", met: vsC.map { $0 >= 0.5 })
-        report.addTarget("replay, 2 shards / 1 shard", value: two / one, goal: ">= 1.8x", met: two / one >= 1.8)
+        report.addTarget("replay, 2 shards / 1 shard", value: scaling, goal: ">= 1.8x", met: scaling >= 1.8)
+    }
+
+    /// The median over rounds of `numerators[i] / denominators[i]`, skipping rounds without a denominator.
+    static func pairedMedian(_ numerators: [Double], _ denominators: [Double?]) -> Double? {
+        let ratios = zip(numerators, denominators).compactMap { numerator, denominator in
+            denominator.map { numerator / $0 }
+        }
+        return ratios.isEmpty ? nil : Measure.median(ratios)
     }
 }
