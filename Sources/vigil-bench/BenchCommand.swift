@@ -17,6 +17,9 @@ enum BenchCommand {
         }
         let root = repositoryRoot()
         let report = Report(environment: environment(arguments: arguments))
+        if buildKind != "release" {
+            progress("WARNING: built without optimisation; the figures mean nothing (the hot path even allocates)")
+        }
 
         var corpus: Corpus?
         if !options.modes.isDisjoint(with: [.decode, .ring, .replay]) {
@@ -106,9 +109,16 @@ enum BenchCommand {
         }
         return Report.Environment(
             date: formatter.string(from: Date()), cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
-            swift: swiftVersion(), commit: gitCommit(), arguments: arguments, loadStart: loadAverage(), loadEnd: nil
+            swift: swiftVersion(), commit: gitCommit(), build: buildKind, arguments: arguments,
+            loadStart: loadAverage(), loadEnd: nil
         )
     }
+
+    #if DEBUG
+        static let buildKind = "debug"
+    #else
+        static let buildKind = "release"
+    #endif
 
     /// The 1-minute load average (runnable threads, ours included).
     static func loadAverage() -> Double? {

@@ -26,6 +26,8 @@ final class Report {
         var cores: Int
         var swift: String
         var commit: String?
+        /// "release", or "debug" when built without optimisation (whose figures, allocations included, mean nothing).
+        var build: String
         var arguments: [String]
         /// /proc/loadavg's 1-minute figure when the run started and when it ended: other work on the machine.
         var loadStart: Double?
@@ -80,7 +82,11 @@ final class Report {
         lines.append(
             "machine  \(environment.cpu), \(environment.cores) cores, load average \(load[0]) at start, \(load[1]) at end"
         )
-        lines.append("swift    \(environment.swift)\(environment.commit.map { "   commit \($0)" } ?? "")")
+        lines.append(
+            "swift    \(environment.swift)\(environment.commit.map { "   commit \($0)" } ?? "")   \(environment.build) build")
+        if environment.build != "release" {
+            lines.append("WARNING  not an optimised build: build with -c release (make bench does) before reading any figure")
+        }
         if let corpus {
             lines.append(
                 "corpus   \(Self.grouped(corpus.messages)) messages, \(Self.grouped(corpus.devices)) devices, "
