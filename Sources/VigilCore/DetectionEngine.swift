@@ -410,7 +410,10 @@ package struct DetectionEngine {
                 return slot
             }
         } else {
-            guard metricNames.count < settings.maxMetricNames else { return nil }
+            // A device at its own cap must not spend the shard-wide name budget of every other device.
+            guard states[device].metrics.count < settings.maxMetricsPerDevice,
+                metricNames.count < settings.maxMetricNames
+            else { return nil }
             metric = decoder.withFieldName(field) { metricNames.insert($0).index }
             let name = metricNames.key(metric)
             for compiled in profiles { metricSelection.append(Self.selection(of: name, by: compiled.profile)) }

@@ -95,3 +95,24 @@ import VigilCore
         #expect(event.detected == 1_900_000_001)
     }
 }
+
+@Suite struct MetricBudgetTests {
+    /// A device at its metric cap that keeps inventing field names must not use up the shard's name budget.
+    @Test func aCappedDeviceDoesNotSpendOtherDevicesNames() {
+        var engine = DetectionEngine(
+            settings: DetectionSettings(maxMetricsPerDevice: 2, maxMetricNames: 4),
+            decoder: PayloadDecoder(limits: PayloadLimits(), timestampField: nil, timestampUnit: .auto)
+        )
+        func send(_ device: String, _ payload: String) -> ProcessResult {
+            Array(device.utf8).withUnsafeBytes { d in
+                Array(payload.utf8).withUnsafeBytes { p in
+                    engine.process(device: d, payload: p, receivedAtNanos: 1_000_000_000) { _ in }
+                }
+            }
+        }
+        #expect(send("noisy", "{\"a\": 1, \"b\": 2}").droppedMetrics == 0)
+        for index in 0..<10 { #expect(send("noisy", "{\"x\(index)\": 1}").droppedMetrics == 1) }
+        // Two of the four names are left for everyone else.
+        #expect(send("quiet", "{\"c\": 1, \"d\": 2}").droppedMetrics == 0)
+    }
+}
