@@ -34,11 +34,13 @@ struct RunCommand {
         let config: VigilConfig
         let password: String?
         let detection: DetectionSettings
+        let secrets: OutputSecrets
         do {
             config = try VigilConfig.load(path: options["--config"]!)
             password = try config.brokerPassword()
             // Every profile is read and checked here, before anything connects.
             detection = try config.detectionSettings()
+            secrets = try config.outputSecrets()
         } catch {
             printError(error.description)
             return 1
@@ -53,7 +55,7 @@ struct RunCommand {
         }
         let logger = Logger(level: level, format: config.log.format == .json ? .json : .text)
         do {
-            let service = try Service(config: config, password: password, detection: detection, logger: logger)
+            let service = try Service(config: config, password: password, detection: detection, secrets: secrets, logger: logger)
             return service.runUntilSignalled()
         } catch {
             logger.error("could not start", [("error", "\(error)")])
@@ -69,9 +71,11 @@ final class Service: Sendable {
     let client: MQTTClient
     let pipeline: Pipeline
     let publisher: AnomalyPublisher
+    /// The incident outputs (Alertmanager, PagerDuty, webhook, file), when any is configured.
+    let outputs: IncidentOutputs?
     private let stopping = Atomic<Bool>(false)
 
-    init(config: VigilConfig, password: String?, detection: DetectionSettings, logger: Logger) throws {
+    init(config: VigilConfig, password: String?, detection: DetectionSettings, secrets: OutputSecrets, logger: Logger) throws {
         self.config = config
         self.logger = logger
         client = try MQTTClient(options: config.clientOptions(password: password))
@@ -79,8 +83,10 @@ final class Service: Sendable {
             client: client, topic: config.outputs.mqtt.topic, qos: config.outputs.mqtt.qos,
             retain: config.outputs.mqtt.retain, logger: logger
         )
+        let observer: any PipelineObserver
+        (observer, outputs) = try Self.makeObserver(config: config, secrets: secrets, publisher: publisher, logger: logger)
         let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount)
-        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: publisher) { _ in
+        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: observer) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
         }
         logger.info("vigil \(BuildInfo.version) starting", [
@@ -99,6 +105,7 @@ final class Service: Sendable {
     /// Starts, then blocks the main thread serving signals until SIGINT/SIGTERM; returns the exit code.
     func runUntilSignalled() -> Int32 {
         let broker = "\(config.broker.host):\(config.broker.port)"
+        outputs?.start()
         do {
             try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
         } catch {
@@ -132,6 +139,7 @@ final class Service: Sendable {
     func shutdown() -> Int32 {
         client.unsubscribeAll()
         pipeline.drain()
+        stopOutputs()
         let flushed = client.waitForPublishes(timeout: 5)
         client.stop()
         let snapshot = pipeline.snapshot()
