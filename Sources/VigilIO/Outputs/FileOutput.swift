@@ -58,28 +58,47 @@ package final class FileOutput: Sendable {
             return lines
         }
         guard !lines.isEmpty else { return }
-        let bytes = Array(lines.map { $0 + "\n" }.joined().utf8)
         file.withLock { file in
-            if file.size > 0, file.size + bytes.count > maxBytes { rotate(&file) }
-            guard file.descriptor >= 0 else {
-                counters.failed.add(lines.count, ordering: .relaxed)
-                return
+            var written = 0
+            for line in lines {
+                let bytes = Array((line + "\n").utf8)
+                if file.size > 0, file.size + bytes.count > maxBytes {
+                    sync(&file, lines: written)
+                    written = 0
+                    rotate(&file)
+                }
+                guard file.descriptor >= 0, Self.writeAll(file.descriptor, bytes) else {
+                    counters.failed.add(1, ordering: .relaxed)
+                    logger.error("could not write an anomaly event to the file", [("path", path), ("error", String(cString: strerror(errno)))], limitKey: "file_output")
+                    continue
+                }
+                file.size += bytes.count
+                written += 1
             }
-            var offset = 0
-            while offset < bytes.count {
-                let count = bytes[offset...].withUnsafeBytes { Glibc.write(file.descriptor, $0.baseAddress, $0.count) }
-                if count < 0, errno == EINTR { continue }
-                guard count > 0 else { break }
-                offset += count
-            }
-            if offset == bytes.count, fsync(file.descriptor) == 0 {
-                counters.delivered.add(lines.count, ordering: .relaxed)
-            } else {
-                counters.failed.add(lines.count, ordering: .relaxed)
-                logger.error("could not write anomaly events to the file", [("path", path), ("error", String(cString: strerror(errno)))], limitKey: "file_output")
-            }
-            file.size += offset
+            sync(&file, lines: written)
         }
+    }
+
+    /// One fsync for the lines written since the last; counts them delivered once they are on disk.
+    private func sync(_ file: inout (descriptor: Int32, size: Int), lines: Int) {
+        guard lines > 0 else { return }
+        if fsync(file.descriptor) == 0 {
+            counters.delivered.add(lines, ordering: .relaxed)
+        } else {
+            counters.failed.add(lines, ordering: .relaxed)
+            logger.error("could not fsync the events file", [("path", path), ("error", String(cString: strerror(errno)))], limitKey: "file_output")
+        }
+    }
+
+    private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return false }
+            offset += count
+        }
+        return true
     }
 
     private func rotate(_ file: inout (descriptor: Int32, size: Int)) {
