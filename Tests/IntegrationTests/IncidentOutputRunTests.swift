@@ -96,3 +96,79 @@ struct IncidentOutputRunTests {
         #expect(log.contains("webhook_delivered=2"), "\(log)")
     }
 }
+
+extension IncidentOutputRunTests {
+    @Test func anOutageAndARestartLoseNothingAndNeverBlockDetection() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let failing = Awaitable(true)
+        let receiver = try HTTPReceiver { _ in failing.current ? .init(status: 503) : .init(status: 200) }
+        defer { receiver.stop() }
+        let subscriber = try TestSubscriber(port: broker.port, filters: ["vigil/anomalies/#"])
+        #expect(subscriber.waitUntilSubscribed())
+        let config = try VigilRunTests.writeConfig(broker: broker, extra: """
+            state:
+              dir: "state"
+            outbox:
+              retry_min_ms: 50
+              retry_max_ms: 200
+              shutdown_grace_ms: 200
+            outputs:
+              webhook:
+                url: "\(receiver.url)/hook"
+                secret_file: "\(try Self.secretFile(broker))"
+            """)
+        let start = Date().timeIntervalSince1970 - 1000
+        do {
+            let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+            #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+            try Self.publish(0..<205, port: broker.port, device: "wh-1", start: start)
+            // The webhook fails, detection goes on: both events reach MQTT while the outbox holds them.
+            let (messages, published) = subscriber.messages.wait(timeout: 15) { $0.count >= 2 }
+            #expect(published, "MQTT saw \(messages.count); vigil said:\n\(vigil.output.current)")
+            #expect(receiver.requests.wait(timeout: 10) { $0.count >= 3 }.satisfied, "retries")
+            vigil.signal(SIGTERM)
+            #expect(vigil.waitForExit() == 0)
+            let log = vigil.output.current
+            #expect(log.contains("webhook_delivered=0"), "\(log)")
+            #expect(log.contains("webhook_queued=2"), "\(log)")
+            #expect(log.contains("processed=205"), "\(log)")
+        }
+        // The endpoint recovers; the next run delivers the queued events first, in order, each once.
+        failing.update { $0 = false }
+        let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        #expect(vigil.waitForOutput(containing: "outbox holds events from an earlier run"), "\(vigil.output.current)")
+        let (requests, done) = receiver.requests.wait(timeout: 15) { $0.filter { $0.status == 200 }.count >= 2 }
+        #expect(done, "\(vigil.output.current)")
+        let accepted = requests.filter { $0.status == 200 }
+        let states = accepted.compactMap { ($0.json as? [String: Any])?["state"] as? String }
+        #expect(states == ["firing", "resolved"])
+        let mqttIDs = IncidentOutputRunTests.ids(subscriber.messages.current.map(\.payload))
+        #expect(accepted.map { $0.headers["webhook-id"] ?? "" } == mqttIDs, "the same events as on MQTT, in order")
+        vigil.signal(SIGTERM)
+        #expect(vigil.waitForExit() == 0)
+        #expect(vigil.output.current.contains("webhook_delivered=2"), "\(vigil.output.current)")
+        subscriber.client.stop()
+    }
+
+    static func ids(_ payloads: [String]) -> [String] {
+        payloads.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String }
+    }
+
+    @Test func aMissingSecretFileStopsVigilAtStart() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let config = try VigilRunTests.writeConfig(broker: broker, extra: """
+            outputs:
+              webhook:
+                url: "http://127.0.0.1:9/hook"
+                secret_file: "/nonexistent/vigil-secret"
+            """)
+        let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        #expect(vigil.waitForExit() == 1)
+        #expect(vigil.output.current.contains("\(config):"), "\(vigil.output.current)")
+        #expect(vigil.output.current.contains("outputs.webhook.secret_file: cannot read the secret file '/nonexistent/vigil-secret'"), "\(vigil.output.current)")
+        let check = try ChildProcess(product: "vigil", arguments: ["check-config", "--config", config])
+        #expect(check.waitForExit() == 1)
+    }
+}
