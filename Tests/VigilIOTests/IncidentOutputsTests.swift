@@ -228,6 +228,40 @@ struct IncidentOutputsTests {
         receiver.stop()
     }
 
+    @Test func alertmanagerFiringAlertsAreRefreshedUntilResolved() throws {
+        let folder = try TemporaryDirectory()
+        let receiver = try HTTPReceiver { _ in .init(status: 200) }
+        let config = try Self.config(folder, outputs: """
+              alertmanager:
+                url: "\(receiver.url)/"
+                refresh_s: 1
+            """)
+        let outputs = try Self.make(config)
+        let events = Self.events(1)
+        outputs.anomaly(events[0])
+        // The firing alert, then at least one refresh of it a second later.
+        let (requests, refreshed) = receiver.requests.wait(timeout: 10) { $0.count >= 2 }
+        #expect(refreshed)
+        #expect(requests.allSatisfy { $0.path == "/api/v2/alerts" })
+        let bodies = requests.prefix(2).compactMap { $0.json as? [[String: Any]] }
+        #expect(bodies.count == 2)
+        #expect(bodies.allSatisfy { $0.count == 1 && $0[0]["endsAt"] == nil })
+        #expect((bodies.first?.first?["labels"] as? [String: String])?["device"] == "d-1")
+        #expect(bodies.first?.first?["startsAt"] as? String == "2026-01-01T00:00:00.000Z")
+        outputs.anomaly(events[1])
+        let (afterResolve, resolved) = receiver.requests.wait(timeout: 10) { requests in
+            requests.contains { (($0.json as? [[String: Any]])?.first?["endsAt"] as? String) != nil }
+        }
+        #expect(resolved)
+        let ended = try #require(afterResolve.last?.json as? [[String: Any]])
+        #expect(ended.first?["endsAt"] as? String == "2026-01-01T00:01:00.000Z")
+        // Resolved: no more refreshes (wait past two refresh intervals).
+        let count = afterResolve.count
+        #expect(!receiver.requests.wait(timeout: 2.5) { $0.count > count }.satisfied)
+        outputs.stop(grace: 1)
+        receiver.stop()
+    }
+
     @Test func aFullOutboxDropsTheOldestCountedAndAnUnreachableEndpointNeverBlocksTheCaller() throws {
         let folder = try TemporaryDirectory()
         // Nothing listens on this port.

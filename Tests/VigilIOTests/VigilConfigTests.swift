@@ -292,7 +292,8 @@ import VigilIO
             "reconnect_min_s", "reconnect_max_s", "filter", "device", "qos", "format", "timestamp_field",
             "timestamp_unit", "max_bytes", "max_depth", "max_fields", "shards", "ring_capacity", "overflow",
             "max_devices", "max_metrics_per_device", "max_metric_names", "profile", "models_dir", "topic",
-            "retain", "level",
+            "retain", "level", "dir", "retry_min_ms", "retry_max_ms", "timeout_ms", "shutdown_grace_ms", "per_device",
+            "window_s", "max_fires", "error_score", "critical_score", "silences",
         ]
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         for key in keys {
@@ -318,7 +319,7 @@ import VigilIO
             outputs:
               mqtt:
                 topic: t
-              file: /tmp/x
+              slack: /tmp/x
             """
         let found = Self.issues(yaml)
         #expect(
@@ -327,7 +328,7 @@ import VigilIO
                 "4: broker.prot (unknown key)",
                 "8: subscriptions[0].retain (unknown key)",
                 "11: log.colour (unknown key)",
-                "15: outputs.file (unknown key)",
+                "15: outputs.slack (unknown key)",
             ]
         )
         #expect(found[0].message == "unknown key; did you mean `broker`?")
