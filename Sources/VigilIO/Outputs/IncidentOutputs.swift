@@ -27,6 +27,9 @@ package final class IncidentOutputs: PipelineObserver {
     private let file: (output: FileOutput, minSeverity: Severity)?
     private let queue = DispatchQueue(label: "vigil.outputs")
     private let noise: Mutex<NoiseControl>
+    /// Events handed over by the shard workers and not yet taken by the outputs queue: a burst becomes one
+    /// batch (one append and one fsync per outbox).
+    private let pending = Mutex<[(event: AnomalyEvent, latencyMs: Double)]>([])
     private let belowSeverity = Atomic<Int>(0)
     private let logger: Logger
     // nonisolated(unsafe): set once in init; DispatchSource's methods are thread-safe (libdispatch).
@@ -61,23 +64,35 @@ package final class IncidentOutputs: PipelineObserver {
     package func anomaly(_ event: AnomalyEvent) {
         publisher.anomaly(event)
         let latencyMs = Double(WallClock.nowNanos() - event.receivedAtNanos) / 1e6
-        queue.async { self.handle(event, latencyMs: latencyMs) }
+        let first = pending.withLock { pending -> Bool in
+            pending.append((event, latencyMs))
+            return pending.count == 1
+        }
+        if first { queue.async { self.handlePending() } }
     }
 
     package func dropped(_ reason: DropReason, shard: Int, device: UnsafeRawBufferPointer, offset: Int?) {
         publisher.dropped(reason, shard: shard, device: device, offset: offset)
     }
 
-    private func handle(_ event: AnomalyEvent, latencyMs: Double) {
-        let (outputs, counts) = noise.withLock { noise in
-            let before = noise.counts
-            return (noise.process(event, latencyMs: latencyMs, now: now()), (before, noise.counts))
+    private func handlePending() {
+        let batch = pending.withLock { pending in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
         }
-        if counts.0 != counts.1 {
-            let reason = counts.1.silenced > counts.0.silenced ? "silenced" : counts.1.rateLimited > counts.0.rateLimited ? "rate_limited" : "flapping"
-            logger.info("anomaly \(event.state.rawValue) held back", [
-                ("device", event.device), ("metric", event.metric), ("detector", event.detector), ("reason", reason),
-            ], limitKey: "held.\(reason)")
+        var outputs: [OutputEvent] = []
+        for (event, latencyMs) in batch {
+            let (delivered, counts) = noise.withLock { noise in
+                let before = noise.counts
+                return (noise.process(event, latencyMs: latencyMs, now: now()), (before, noise.counts))
+            }
+            outputs += delivered
+            if counts.0 != counts.1 {
+                let reason = counts.1.silenced > counts.0.silenced ? "silenced" : counts.1.rateLimited > counts.0.rateLimited ? "rate_limited" : "flapping"
+                logger.info("anomaly \(event.state.rawValue) held back", [
+                    ("device", event.device), ("metric", event.metric), ("detector", event.detector), ("reason", reason),
+                ], limitKey: "held.\(reason)")
+            }
         }
         deliver(outputs)
     }
@@ -87,14 +102,13 @@ package final class IncidentOutputs: PipelineObserver {
     }
 
     private func deliver(_ events: [OutputEvent]) {
+        guard !events.isEmpty else { return }
+        for entry in http {
+            let passing = events.filter { $0.severity >= entry.minSeverity }
+            belowSeverity.add(events.count - passing.count, ordering: .relaxed)
+            if !passing.isEmpty { entry.output.enqueue(passing.map(entry.render)) }
+        }
         for event in events {
-            for entry in http {
-                guard event.severity >= entry.minSeverity else {
-                    belowSeverity.add(1, ordering: .relaxed)
-                    continue
-                }
-                entry.output.enqueue([entry.render(event)])
-            }
             if let file {
                 if event.severity >= file.minSeverity {
                     file.output.write(event.json())

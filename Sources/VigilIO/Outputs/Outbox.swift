@@ -29,8 +29,8 @@ package struct OutboxEntry: Sendable, Equatable {
 /// before delivery is attempted, so that a restart resumes where delivery stopped.
 ///
 /// Implementation notes: the folder holds `queue-<generation>.log` (one JSON record a line) and `ack`
-/// (`"<generation> <offset>"`: everything before the offset was delivered or dropped). Acknowledging rewrites
-/// `ack` atomically (temp file, fsync, rename). When the queue empties, or the acknowledged prefix passes half
+/// (`"<generation> <offset>"`: everything before the offset was delivered or dropped), overwritten in place
+/// after each delivery (see ``writeAck(generation:offset:durable:)`` for what that risks). When the queue empties, or the acknowledged prefix passes half
 /// the file, the live records move to the next generation's file, then `ack` names it, then the old file goes;
 /// a crash between those steps leaves `ack` naming the old file and offset, which are still right. A final
 /// partial line (a crash mid-append) is cut off at start.
@@ -280,7 +280,7 @@ package final class Outbox: Sendable {
             writeAck(generation: state.generation, offset: state.ackOffset)
             return
         }
-        writeAck(generation: generation, offset: 0)
+        writeAck(generation: generation, offset: 0, durable: true)
         unlink(Self.queuePath(directory, state.generation))
         Glibc.close(state.descriptor)
         state.descriptor = descriptor
@@ -291,14 +291,28 @@ package final class Outbox: Sendable {
         state.head = 0
     }
 
-    private func writeAck(generation: Int, offset: Int) {
+    /// Records the acknowledged offset. Within a generation it is overwritten in place without an fsync: a
+    /// process crash keeps it (the page cache survives), and only a power loss can lose the latest ones, which
+    /// then means entries delivered again (same webhook-id and dedup key) rather than lost. A new generation is
+    /// written to a temporary file, fsync'd and renamed, and the folder fsync'd, because the old file goes next.
+    private func writeAck(generation: Int, offset: Int, durable: Bool = false) {
+        // Fixed width, so an in-place overwrite never leaves a longer old record's tail behind.
+        let text = "\(generation) \(offset)".padding(toLength: 40, withPad: " ", startingAt: 0) + "\n"
+        let path = directory + "/ack"
+        guard durable else {
+            let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { return }
+            _ = Array(text.utf8).withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+            Glibc.close(descriptor)
+            return
+        }
         let temporary = directory + "/ack.tmp"
         let descriptor = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return }
-        _ = Self.writeAll(descriptor, Array("\(generation) \(offset)\n".utf8))
+        _ = Self.writeAll(descriptor, Array(text.utf8))
         fsync(descriptor)
         Glibc.close(descriptor)
-        rename(temporary, directory + "/ack")
+        rename(temporary, path)
         let folder = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 {
             fsync(folder)
