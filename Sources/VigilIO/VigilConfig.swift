@@ -30,6 +30,10 @@ package struct VigilConfig: Sendable, Equatable {
     package var outputs: OutputsConfig
     /// Logging (`log`).
     package var log: LogConfig
+    /// The HTTP endpoint: Prometheus metrics, health, readiness, inventory (`metrics`).
+    package var metrics = MetricsConfig()
+    /// The MQTT status topic and periodic metrics summary (`status`).
+    package var status = StatusConfig()
     /// Where the settings were read from; not a setting, and ignored by `==`.
     package var origin: ConfigOrigin
 

@@ -69,18 +69,22 @@ final class Service: Sendable {
     let client: MQTTClient
     let pipeline: Pipeline
     let publisher: AnomalyPublisher
+    let observability: Observability
     private let stopping = Atomic<Bool>(false)
 
     init(config: VigilConfig, password: String?, detection: DetectionSettings, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        client = try MQTTClient(options: config.clientOptions(password: password))
+        var clientOptions = config.clientOptions(password: password)
+        Observability.addStatusMessages(config: config, to: &clientOptions)
+        client = try MQTTClient(options: clientOptions)
         publisher = AnomalyPublisher(
             client: client, topic: config.outputs.mqtt.topic, qos: config.outputs.mqtt.qos,
             retain: config.outputs.mqtt.retain, logger: logger
         )
         let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount)
-        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: publisher) { _ in
+        observability = try Observability(config: config, logger: logger, anomalies: AnomalyMetrics(publisher))
+        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: observability.anomalies) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
         }
         logger.info("vigil \(BuildInfo.version) starting", [
@@ -103,6 +107,12 @@ final class Service: Sendable {
             try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
         } catch {
             logger.error("could not start the MQTT client", [("error", error.description)])
+            return 1
+        }
+        do {
+            try observability.start(client: client, pipeline: pipeline, publisher: publisher)
+        } catch {
+            logger.error("could not start the metrics endpoint", [("error", "\(error)")])
             return 1
         }
         var sources: [any DispatchSourceSignal] = []
@@ -132,6 +142,7 @@ final class Service: Sendable {
     func shutdown() -> Int32 {
         client.unsubscribeAll()
         pipeline.drain()
+        observability.stop(client: client)
         let flushed = client.waitForPublishes(timeout: 5)
         client.stop()
         let snapshot = pipeline.snapshot()
