@@ -26,6 +26,36 @@ struct ObservabilityTests {
         return publisher
     }
 
+    /// The metric family names `vigil_...` used in `text` (histogram series names mapped to their family).
+    static func metricNames(in text: String) -> Set<String> {
+        var names: Set<String> = []
+        var scanner = Substring(text)
+        while let range = scanner.range(of: "vigil_") {
+            let rest = scanner[range.lowerBound...]
+            let name = String(rest.prefix { $0.isLetter || $0.isNumber || $0 == "_" })
+            scanner = rest.dropFirst(name.count)
+            var family = name
+            for suffix in ["_bucket", "_count", "_sum"] where family.hasSuffix(suffix) && family.contains("_seconds") {
+                family = String(family.dropLast(suffix.count))
+            }
+            names.insert(family)
+        }
+        return names
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
     @Test func liveScrapePassesPromtoolAndPrometheusCountsEveryDetection() throws {
         let broker = try Broker()
         defer { broker.stop() }
@@ -68,6 +98,19 @@ struct ObservabilityTests {
             "vigil_broker_connected 1", "vigil_broker_reconnects_total 0", "vigil_build_info{version=",
         ] {
             #expect(scrape.body.contains(name), "missing \(name)")
+        }
+        // The shipped dashboard and alerting rules use only names this scrape has, and the rules pass promtool.
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs")
+        let rules = docs.appendingPathComponent("prometheus-alerts.yml")
+        let (rulesStatus, rulesOutput) = try Self.run("/usr/bin/promtool", ["check", "rules", rules.path])
+        #expect(rulesStatus == 0, "\(rulesOutput)")
+        for file in ["grafana-dashboard.json", "prometheus-alerts.yml"] {
+            let text = try String(contentsOf: docs.appendingPathComponent(file), encoding: .utf8)
+            #expect(Self.metricNames(in: text).count >= 10)
+            for name in Self.metricNames(in: text) {
+                #expect(scrape.body.contains("# TYPE \(name) "), "\(file) uses \(name), which /metrics does not have")
+            }
         }
         // No device id ever becomes a label.
         for device in devices { #expect(!scrape.body.contains(device)) }
