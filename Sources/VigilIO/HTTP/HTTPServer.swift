@@ -11,6 +11,12 @@ package struct HTTPRequest: Sendable {
     package var path: String
     package var query: [String: String]
     package var headers: [String: String]
+
+    package init(path: String, query: [String: String], headers: [String: String]) {
+        self.path = path
+        self.query = query
+        self.headers = headers
+    }
 }
 
 /// A response: status, content type, body. Every response closes the connection.
@@ -84,6 +90,7 @@ package final class HTTPServer: Sendable {
     // Dispatch sources are thread-safe; the protocol is not annotated Sendable (the only reason).
     nonisolated(unsafe) private let acceptSource: any DispatchSourceRead
     private let open = Atomic<Int>(0)
+    private let started = Atomic<Bool>(false)
     private let requests = Atomic<Int>(0)
     private let rejections = Mutex([Int](repeating: 0, count: Rejection.allCases.count))
 
@@ -93,9 +100,13 @@ package final class HTTPServer: Sendable {
         self.handler = handler
         (listener, port) = try Self.listen(host: settings.host, port: settings.port)
         acceptSource = DispatchSource.makeReadSource(fileDescriptor: listener, queue: ioQueue)
+        let listener = self.listener
+        acceptSource.setCancelHandler { close(listener) }
     }
 
     deinit {
+        // Dispatch traps when an inactive source is released: activate it (with no handler) to cancel it.
+        if !started.exchange(true, ordering: .relaxed) { acceptSource.activate() }
         acceptSource.cancel()
     }
 
@@ -112,9 +123,8 @@ package final class HTTPServer: Sendable {
     package var openConnections: Int { open.load(ordering: .relaxed) }
 
     package func start() {
-        let listener = self.listener
+        guard !started.exchange(true, ordering: .relaxed) else { return }
         acceptSource.setEventHandler { [weak self] in self?.acceptAll() }
-        acceptSource.setCancelHandler { close(listener) }
         acceptSource.activate()
     }
 
