@@ -18,6 +18,9 @@ struct RunCommand {
         connects to the configured MQTT broker (reconnecting with exponential backoff while it is away),
         subscribes to the configured filters, scores every message per device and metric, and publishes each
         anomaly event (firing, resolved) as JSON to the anomalies topic. One log line per event on stderr.
+        Serves /metrics (Prometheus), /healthz, /readyz and /devices on metrics.listen (127.0.0.1:9464), keeps a
+        retained online/offline status on vigil/status/{client_id} (offline is the Last Will), and publishes a
+        metrics summary with MTTD per detector on vigil/metrics/{client_id} (docs/observability.md).
         SIGINT or SIGTERM stops it cleanly: intake stops, the rings drain, pending events are published.
         A second signal exits at once.
 
