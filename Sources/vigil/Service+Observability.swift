@@ -87,6 +87,11 @@ final class Observability: Sendable {
             _ = summary.next()  // the baseline for the first interval's rates
             summaryTimer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(100))
             summaryTimer.setEventHandler { [logger] in
+                // While disconnected a QoS 1 summary would only queue up in the client, stale by the time it goes.
+                guard client.isConnected else {
+                    _ = summary.next()
+                    return
+                }
                 do {
                     try client.publish(topic: topic, payload: summary.next(), qos: qos)
                 } catch {
