@@ -70,21 +70,21 @@ package struct ObservabilityEndpoint: Sendable {
         return difference == 0
     }
 
+    /// Written by hand with ``JSONWriter``: `JSONSerialization` took seconds for 10,000 devices.
     static func devicesJSON(_ inventory: (devices: [DeviceInventory], total: Int), limit: Int) -> String {
-        var items: [[String: Any]] = []
-        for device in inventory.devices {
-            items.append([
-                "device": device.device,
-                "last_seen": TimeFormat.iso8601(device.lastSeen),
-                "last_event_time": TimeFormat.iso8601(device.lastEventTime),
-                "messages": device.messages,
-                "warming": device.warming,
-                "profile": device.profile,
-                "open_episodes": device.openEpisodes,
-            ])
+        var text = "{\"tracked\":\(inventory.total),\"limit\":\(limit),\"listed\":\(inventory.devices.count),\"devices\":["
+        for (index, device) in inventory.devices.enumerated() {
+            var item = JSONWriter()
+            item.field("device", device.device)
+            item.field("last_seen", TimeFormat.iso8601(device.lastSeen))
+            item.field("last_event_time", TimeFormat.iso8601(device.lastEventTime))
+            item.field("messages", Double(device.messages))
+            item.rawField("warming", device.warming ? "true" : "false")
+            item.field("profile", device.profile)
+            item.rawField("open_episodes", "[" + device.openEpisodes.map(JSONWriter.string).joined(separator: ",") + "]")
+            if index > 0 { text += ",\n" }
+            text += item.finish()
         }
-        let object: [String: Any] = ["tracked": inventory.total, "limit": limit, "listed": items.count, "devices": items]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return text + "]}\n"
     }
 }
