@@ -60,7 +60,10 @@ extension ConfigDecoder {
             report(.typeMismatch, "", root.line, "the top level must be a mapping of settings, found \(describe(root))")
             return nil
         }
-        let known = ["broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "state", "outbox", "silences"]
+        let known = [
+            "broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "metrics", "status", "state",
+            "outbox", "silences",
+        ]
         // The sections that set detector parameters before profiles existed.
         let moved = "detector parameters and episodes are set in detector profiles now: files in `models_dir` "
             + "(models/default.yaml lists every key), chosen per subscription with `profile`"
@@ -98,6 +101,7 @@ extension ConfigDecoder {
             read(&config.log.level, log["level"])
             read(&config.log.format, log["format"])
         }
+        decodeObservability(top, into: &config)
         return config
     }
 

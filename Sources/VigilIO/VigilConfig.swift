@@ -36,6 +36,10 @@ package struct VigilConfig: Sendable, Equatable {
     package var outbox: OutboxConfig = OutboxConfig()
     /// Maintenance windows: matching firing events are not delivered to the incident outputs (`silences`).
     package var silences: [Silence] = []
+    /// The HTTP endpoint: Prometheus metrics, health, readiness, inventory (`metrics`).
+    package var metrics = MetricsConfig()
+    /// The MQTT status topic and periodic metrics summary (`status`).
+    package var status = StatusConfig()
     /// Where the settings were read from; not a setting, and ignored by `==`.
     package var origin: ConfigOrigin
 

@@ -18,6 +18,9 @@ struct RunCommand {
         connects to the configured MQTT broker (reconnecting with exponential backoff while it is away),
         subscribes to the configured filters, scores every message per device and metric, and publishes each
         anomaly event (firing, resolved) as JSON to the anomalies topic. One log line per event on stderr.
+        Serves /metrics (Prometheus), /healthz, /readyz and /devices on metrics.listen (127.0.0.1:9464), keeps a
+        retained online/offline status on vigil/status/{client_id} (offline is the Last Will), and publishes a
+        metrics summary with MTTD per detector on vigil/metrics/{client_id} (docs/observability.md).
         SIGINT or SIGTERM stops it cleanly: intake stops, the rings drain, pending events are published.
         A second signal exits at once.
 
@@ -73,12 +76,15 @@ final class Service: Sendable {
     let publisher: AnomalyPublisher
     /// The incident outputs (Alertmanager, PagerDuty, webhook, file), when any is configured.
     let outputs: IncidentOutputs?
+    let observability: Observability
     private let stopping = Atomic<Bool>(false)
 
     init(config: VigilConfig, password: String?, detection: DetectionSettings, secrets: OutputSecrets, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        client = try MQTTClient(options: config.clientOptions(password: password))
+        var clientOptions = config.clientOptions(password: password)
+        Observability.addStatusMessages(config: config, to: &clientOptions)
+        client = try MQTTClient(options: clientOptions)
         publisher = AnomalyPublisher(
             client: client, topic: config.outputs.mqtt.topic, qos: config.outputs.mqtt.qos,
             retain: config.outputs.mqtt.retain, logger: logger
@@ -86,7 +92,8 @@ final class Service: Sendable {
         let observer: any PipelineObserver
         (observer, outputs) = try Self.makeObserver(config: config, secrets: secrets, publisher: publisher, logger: logger)
         let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount)
-        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: observer) { _ in
+        observability = try Observability(config: config, logger: logger, anomalies: AnomalyMetrics(observer))
+        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: observability.anomalies) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
         }
         logger.info("vigil \(BuildInfo.version) starting", [
@@ -105,11 +112,17 @@ final class Service: Sendable {
     /// Starts, then blocks the main thread serving signals until SIGINT/SIGTERM; returns the exit code.
     func runUntilSignalled() -> Int32 {
         let broker = "\(config.broker.host):\(config.broker.port)"
-        outputs?.start()
+        startOutputs()
         do {
             try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
         } catch {
             logger.error("could not start the MQTT client", [("error", error.description)])
+            return 1
+        }
+        do {
+            try observability.start(client: client, pipeline: pipeline, publisher: publisher)
+        } catch {
+            logger.error("could not start the metrics endpoint", [("error", "\(error)")])
             return 1
         }
         var sources: [any DispatchSourceSignal] = []
@@ -140,6 +153,7 @@ final class Service: Sendable {
         client.unsubscribeAll()
         pipeline.drain()
         stopOutputs()
+        observability.stop(client: client)
         let flushed = client.waitForPublishes(timeout: 5)
         client.stop()
         let snapshot = pipeline.snapshot()

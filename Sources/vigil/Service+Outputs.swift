@@ -20,6 +20,13 @@ extension Service {
         return (outputs, outputs)
     }
 
+    /// Starts delivery (what an earlier run queued first) and adds the outputs' families to `/metrics`.
+    func startOutputs() {
+        guard let outputs else { return }
+        outputs.start()
+        observability.registry.registerOutputs(outputs)
+    }
+
     /// At shutdown, after the rings drained: delivers what it can within the grace period, then logs the counts.
     func stopOutputs() {
         guard let outputs else { return }

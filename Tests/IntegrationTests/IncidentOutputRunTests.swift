@@ -38,6 +38,7 @@ struct IncidentOutputRunTests {
         defer { alertmanager.stop() }
         let receiver = try HTTPReceiver()
         defer { receiver.stop() }
+        let metricsPort = try FreePort.find()
         let config = try VigilRunTests.writeConfig(broker: broker, extra: """
             state:
               dir: "state"
@@ -48,7 +49,7 @@ struct IncidentOutputRunTests {
               webhook:
                 url: "\(receiver.url)/hook"
                 secret_file: "\(try Self.secretFile(broker))"
-            """)
+            """, metrics: "{listen: \"127.0.0.1:\(metricsPort)\"}")
         let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
         #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
         let start = Date().timeIntervalSince1970 - 1000
@@ -89,6 +90,14 @@ struct IncidentOutputRunTests {
         let (requests, both) = receiver.requests.wait(timeout: 10) { $0.count >= 2 }
         #expect(both)
         #expect(requests.compactMap { ($0.json as? [String: Any])?["state"] as? String } == ["firing", "resolved"])
+        // The counts on /metrics.
+        let metrics = try HTTPProbe.get(port: metricsPort, path: "/metrics").body
+        for line in [
+            "vigil_output_delivered_total{output=\"alertmanager\"} 2", "vigil_output_delivered_total{output=\"webhook\"} 2",
+            "vigil_outbox_entries{output=\"webhook\"} 0", "vigil_output_dropped_total{output=\"alertmanager\"} 0",
+        ] {
+            #expect(metrics.contains(line), "no \(line) in:\n\(metrics)")
+        }
         vigil.signal(SIGTERM)
         #expect(vigil.waitForExit() == 0)
         let log = vigil.output.current

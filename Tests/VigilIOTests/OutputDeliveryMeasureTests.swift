@@ -52,7 +52,7 @@ struct OutputDeliveryMeasureHTTPTests {
     @Test func httpPost() throws {
         let receiver = try HTTPReceiver { _ in .init(status: 200) }
         let client = HTTPClient(timeout: 5)
-        let request = HTTPRequest(url: URL(string: receiver.url + "/x")!, body: Data(String(repeating: "a", count: 600).utf8))
+        let request = OutgoingRequest(url: URL(string: receiver.url + "/x")!, body: Data(String(repeating: "a", count: 600).utf8))
         _ = client.post(request)
         let t0 = Date()
         for _ in 0..<200 { _ = client.post(request) }

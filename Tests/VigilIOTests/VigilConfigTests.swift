@@ -292,8 +292,10 @@ import VigilIO
             "reconnect_min_s", "reconnect_max_s", "filter", "device", "qos", "format", "timestamp_field",
             "timestamp_unit", "max_bytes", "max_depth", "max_fields", "shards", "ring_capacity", "overflow",
             "max_devices", "max_metrics_per_device", "max_metric_names", "profile", "models_dir", "topic",
-            "retain", "level", "dir", "retry_min_ms", "retry_max_ms", "timeout_ms", "shutdown_grace_ms", "per_device",
-            "window_s", "max_fires", "error_score", "critical_score", "silences",
+            "retain", "level", "enabled", "listen", "bearer_token_file", "max_request_bytes", "timeout_s",
+            "max_connections", "max_devices_listed", "metrics_topic", "metrics_interval_s", "dir", "retry_min_ms",
+            "retry_max_ms", "timeout_ms", "shutdown_grace_ms", "per_device", "window_s", "max_fires", "error_score",
+            "critical_score", "silences",
         ]
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         for key in keys {

@@ -3,7 +3,7 @@ import FoundationNetworking
 import Synchronization
 
 /// One HTTP POST to make.
-package struct HTTPRequest: Sendable {
+package struct OutgoingRequest: Sendable {
     package var url: URL
     package var headers: [(String, String)]
     package var body: Data
@@ -68,7 +68,7 @@ package final class HTTPClient: Sendable {
     deinit { session.invalidateAndCancel() }
 
     /// POSTs `request` and waits for the answer (at most the timeout, plus a little).
-    package func post(_ request: HTTPRequest) -> HTTPOutcome {
+    package func post(_ request: OutgoingRequest) -> HTTPOutcome {
         var urlRequest = URLRequest(url: request.url, timeoutInterval: timeout)
         urlRequest.httpMethod = "POST"
         urlRequest.httpBody = request.body

@@ -59,9 +59,9 @@ package final class HTTPOutput: Sendable {
     private let client: HTTPClient
     private let policy: RetryPolicy
     private let logger: Logger
-    private let makeRequest: @Sendable (OutboxEntry) -> HTTPRequest
+    private let makeRequest: @Sendable (OutboxEntry) -> OutgoingRequest
     private let onDelivered: (@Sendable (OutboxEntry) -> Void)?
-    private let refresh: (@Sendable () -> HTTPRequest?)?
+    private let refresh: (@Sendable () -> OutgoingRequest?)?
     private let refreshInterval: Double
     private let queue: DispatchQueue
     private let loop = Mutex(Loop())
@@ -83,9 +83,9 @@ package final class HTTPOutput: Sendable {
     ///     (Alertmanager wants firing alerts re-sent); nil when there is nothing to refresh.
     package init(
         name: String, outbox: Outbox, client: HTTPClient, policy: RetryPolicy, logger: Logger,
-        makeRequest: @escaping @Sendable (OutboxEntry) -> HTTPRequest,
+        makeRequest: @escaping @Sendable (OutboxEntry) -> OutgoingRequest,
         onDelivered: (@Sendable (OutboxEntry) -> Void)? = nil,
-        refresh: (@Sendable () -> HTTPRequest?)? = nil, refreshInterval: Double = 0
+        refresh: (@Sendable () -> OutgoingRequest?)? = nil, refreshInterval: Double = 0
     ) {
         self.name = name
         self.outbox = outbox

@@ -29,9 +29,9 @@ extension IncidentOutputs {
             let firing = FiringAlerts()
             let output = HTTPOutput(
                 name: "alertmanager", outbox: try outbox("alertmanager"), client: client, policy: policy, logger: logger,
-                makeRequest: { HTTPRequest(url: url, body: Data(("[" + $0.body + "]").utf8)) },
+                makeRequest: { OutgoingRequest(url: url, body: Data(("[" + $0.body + "]").utf8)) },
                 onDelivered: { firing.note($0) },
-                refresh: { firing.bodies().map { HTTPRequest(url: url, body: Data(("[" + $0.joined(separator: ",") + "]").utf8)) } },
+                refresh: { firing.bodies().map { OutgoingRequest(url: url, body: Data(("[" + $0.joined(separator: ",") + "]").utf8)) } },
                 refreshInterval: Double(alertmanager.refreshSeconds)
             )
             let generatorURL = alertmanager.generatorURL
@@ -41,7 +41,7 @@ extension IncidentOutputs {
             let url = URL(string: pagerDuty.url)!
             let output = HTTPOutput(
                 name: "pagerduty", outbox: try outbox("pagerduty"), client: client, policy: policy, logger: logger,
-                makeRequest: { HTTPRequest(url: url, body: OutputFormat.pagerDutyBody($0.body, routingKey: routingKey)) }
+                makeRequest: { OutgoingRequest(url: url, body: OutputFormat.pagerDutyBody($0.body, routingKey: routingKey)) }
             )
             http.append((output, pagerDuty.minSeverity, OutputFormat.pagerDuty))
         }
@@ -52,7 +52,7 @@ extension IncidentOutputs {
                 makeRequest: { entry in
                     let body = Data(entry.body.utf8)
                     let timestamp = Int64(Date().timeIntervalSince1970)
-                    return HTTPRequest(url: url, headers: OutputFormat.webhookHeaders(id: entry.key, timestamp: timestamp, body: body, key: key), body: body)
+                    return OutgoingRequest(url: url, headers: OutputFormat.webhookHeaders(id: entry.key, timestamp: timestamp, body: body, key: key), body: body)
                 }
             )
             http.append((output, webhook.minSeverity, OutputFormat.webhook))
