@@ -42,34 +42,42 @@ package struct ClusterConfig: Sendable, Equatable {
 }
 
 extension ConfigDecoder {
+    /// Keys that only mean something in one mode are errors in another unless they hold their defaults (as
+    /// config.yaml.example writes them): `instances: 3` without `mode: hash` would leave every instance watching
+    /// the whole fleet, believing it watched a third.
     mutating func decodeCluster(_ cluster: ConfigMapping, into config: inout ClusterConfig) {
         read(&config.mode, cluster["mode"])
         read(&config.group, cluster["group"], check: { group in
             group.isEmpty || group.contains(where: { "/+#".contains($0) }) ? "must be a non-empty name without '/', '+' or '#'" : nil
         })
         let instancesValid = read(&config.instances, cluster["instances"], range: 1...1024)
-        var index = 0
         let indexField = cluster["index"]
-        if read(&index, indexField, range: 0...1023), indexField != nil { config.index = index }
+        if let indexField, case .scalar(let scalar) = indexField.node.content, scalar.value == .null {
+            // `index: null`: not given.
+        } else {
+            var index = 0
+            if read(&index, indexField, range: 0...1023), indexField != nil { config.index = index }
+        }
         read(&config.indexFrom, cluster["index_from"], check: ClusterConfig.indexSourceProblem)
-        if let indexField, instancesValid, config.index != nil, index >= config.instances {
+        if let indexField, let index = config.index, instancesValid, index >= config.instances {
             report(.outOfRange, indexField.key, indexField.line, "must be less than cluster.instances (\(config.instances)), got \(index)")
         }
-        if let field = cluster["index_from"], indexField != nil {
+        if config.index != nil, config.indexFrom != nil, let field = cluster["index_from"] {
             report(.invalidValue, field.key, field.line, "give cluster.index or cluster.index_from, not both")
         }
-        let hashOnly = ["instances", "index", "index_from"]
-        if config.mode != .hash {
-            for key in hashOnly {
-                guard let field = cluster[key] else { continue }
-                report(.invalidValue, field.key, field.line, "only means something with cluster.mode: hash (mode is \(config.mode.rawValue))")
-            }
-        } else if config.instances > 1, indexField == nil, cluster["index_from"] == nil {
-            let field = cluster["instances"]
-            report(.missingKey, "cluster.index", field?.line, "cluster.mode: hash with \(config.instances) instances needs cluster.index or cluster.index_from")
+        let defaults = ClusterConfig()
+        let misplaced: [(key: String, mode: ClusterConfig.Mode, isDefault: Bool)] = [
+            ("group", .shared, config.group == defaults.group),
+            ("instances", .hash, config.instances == defaults.instances),
+            ("index", .hash, config.index == nil),
+            ("index_from", .hash, config.indexFrom == nil),
+        ]
+        for (key, mode, isDefault) in misplaced where config.mode != mode && !isDefault {
+            guard let field = cluster[key] else { continue }
+            report(.invalidValue, field.key, field.line, "only means something with cluster.mode: \(mode.rawValue) (mode is \(config.mode.rawValue))")
         }
-        if config.mode != .shared, let field = cluster["group"] {
-            report(.invalidValue, field.key, field.line, "only means something with cluster.mode: shared (mode is \(config.mode.rawValue))")
+        if config.mode == .hash, config.instances > 1, config.index == nil, config.indexFrom == nil {
+            report(.missingKey, "cluster.index", cluster["instances"]?.line, "cluster.mode: hash with \(config.instances) instances needs cluster.index or cluster.index_from")
         }
     }
 }

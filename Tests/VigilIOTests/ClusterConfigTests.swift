@@ -21,6 +21,11 @@ struct ClusterConfigTests {
         #expect(try config.cluster.ownership() == .all)
     }
 
+    @Test func defaultsWrittenOutAreFineInAnyMode() throws {
+        let config = try Self.parse("cluster: {mode: filters, group: vigil, instances: 1, index: null, index_from: null}")
+        #expect(config.cluster == ClusterConfig(mode: .filters))
+    }
+
     @Test func hashModeWithAWrittenIndex() throws {
         let config = try Self.parse("cluster: {mode: hash, instances: 3, index: 2}")
         #expect(try config.cluster.ownership() == DeviceOwnership(instances: 3, index: 2))
@@ -53,6 +58,8 @@ struct ClusterConfigTests {
         ("cluster: {mode: hash, instances: 2, index: 0, index_from: hostname}", "1: cluster.index_from (invalid value)"),
         ("cluster: {mode: hash, instances: 2, index_from: \"VIGIL_INDEX\"}", "1: cluster.index_from (invalid value)"),
         ("cluster: {mode: filters, instances: 2}", "1: cluster.instances (invalid value)"),
+        ("cluster: {mode: none, index_from: hostname}", "1: cluster.index_from (invalid value)"),
+        ("cluster: {mode: shared, index: 0}", "1: cluster.index (invalid value)"),
         ("cluster: {mode: hash, instances: 2, index: 0, group: g}", "1: cluster.group (invalid value)"),
         ("cluster: {mode: shared, group: \"a/b\"}", "1: cluster.group (invalid value)"),
         ("cluster: {mode: sharded}", "1: cluster.mode (invalid value)"),
