@@ -172,4 +172,34 @@ struct ClusterTests {
         #expect(Set(siteA + siteB) == Set(single))
         #expect(siteA.count + siteB.count == single.count)
     }
+
+    /// `shared` subscribes through `$share/{group}/`: the broker hands each message to one member of the group.
+    /// (mosquitto picks members round-robin, which is why docs/deployment.md keeps this mode for brokers that
+    /// route by topic hash; here it shows the subscription is shared, not affinity.)
+    @Test func sharedModeSplitsTheStreamBetweenTheGroup() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let folder = try TemporaryDirectory("vigil-cluster")
+        let members = try (0..<2).map { index in
+            let config = try Self.writeConfig(in: folder, name: "shared\(index)", port: broker.port, cluster: "cluster: {mode: shared, group: fleet}")
+            return try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        }
+        for member in members { #expect(member.waitForOutput(containing: "subscribed"), "\(member.output.current)") }
+        #expect(members.allSatisfy { $0.output.current.contains("$share/fleet/+/devices/+/telemetry") })
+
+        let publisher = try MQTTClient(options: MQTTClientOptions(host: "127.0.0.1", port: broker.port, clientID: "shared-pub"))
+        try publisher.start(handler: nil)
+        let messages = try Self.messages().prefix(1000)
+        for message in messages { try publisher.publish(topic: message.topic, payload: message.payload, qos: 1) }
+        #expect(publisher.waitForPublishes(timeout: 30))
+        var received: [Int] = []
+        for member in members {
+            member.signal(SIGTERM)
+            #expect(member.waitForExit(timeout: 30) == 0, "\(member.output.current)")
+            let log = member.output.current
+            received.append(log.range(of: " received=[0-9]+", options: .regularExpression).map { Int(log[$0].split(separator: "=")[1])! } ?? -1)
+        }
+        #expect(received.reduce(0, +) == messages.count, "\(received)")
+        #expect(received.allSatisfy { $0 > 0 }, "\(received)")
+    }
 }
