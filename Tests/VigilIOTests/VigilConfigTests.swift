@@ -294,6 +294,7 @@ import VigilIO
             "max_devices", "max_metrics_per_device", "max_metric_names", "profile", "models_dir", "topic",
             "retain", "level", "enabled", "listen", "bearer_token_file", "max_request_bytes", "timeout_s",
             "max_connections", "max_devices_listed", "metrics_topic", "metrics_interval_s",
+            "mode", "group", "instances", "index", "index_from",
         ]
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         for key in keys {
