@@ -61,8 +61,8 @@ extension ConfigDecoder {
             return nil
         }
         let known = [
-            "broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "metrics", "status", "state",
-            "outbox", "silences",
+            "broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "metrics", "status", "cluster",
+            "state", "outbox", "silences",
         ]
         // The sections that set detector parameters before profiles existed.
         let moved = "detector parameters and episodes are set in detector profiles now: files in `models_dir` "
@@ -102,6 +102,9 @@ extension ConfigDecoder {
             read(&config.log.format, log["format"])
         }
         decodeObservability(top, into: &config)
+        if let cluster = section(top["cluster"], known: ["mode", "group", "instances", "index", "index_from"]) {
+            decodeCluster(cluster, into: &config.cluster)
+        }
         return config
     }
 

@@ -40,6 +40,8 @@ package struct VigilConfig: Sendable, Equatable {
     package var metrics = MetricsConfig()
     /// The MQTT status topic and periodic metrics summary (`status`).
     package var status = StatusConfig()
+    /// How several instances split the fleet (`cluster`).
+    package var cluster: ClusterConfig
     /// Where the settings were read from; not a setting, and ignored by `==`.
     package var origin: ConfigOrigin
 
@@ -52,6 +54,7 @@ package struct VigilConfig: Sendable, Equatable {
         modelsDir: String = "models",
         outputs: OutputsConfig = OutputsConfig(),
         log: LogConfig = LogConfig(),
+        cluster: ClusterConfig = ClusterConfig(),
         origin: ConfigOrigin = ConfigOrigin()
     ) {
         self.broker = broker
@@ -61,6 +64,7 @@ package struct VigilConfig: Sendable, Equatable {
         self.modelsDir = modelsDir
         self.outputs = outputs
         self.log = log
+        self.cluster = cluster
         self.origin = origin
     }
 }

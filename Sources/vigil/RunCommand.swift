@@ -38,9 +38,11 @@ struct RunCommand {
         let password: String?
         let detection: DetectionSettings
         let secrets: OutputSecrets
+        let ownership: DeviceOwnership
         do {
             config = try VigilConfig.load(path: options["--config"]!)
             password = try config.brokerPassword()
+            ownership = try config.cluster.ownership(source: config.origin.source)
             // Every profile is read and checked here, before anything connects.
             detection = try config.detectionSettings()
             secrets = try config.outputSecrets()
@@ -58,7 +60,9 @@ struct RunCommand {
         }
         let logger = Logger(level: level, format: config.log.format == .json ? .json : .text)
         do {
-            let service = try Service(config: config, password: password, detection: detection, secrets: secrets, logger: logger)
+            let service = try Service(
+                config: config, password: password, detection: detection, ownership: ownership, secrets: secrets, logger: logger
+            )
             return service.runUntilSignalled()
         } catch {
             logger.error("could not start", [("error", "\(error)")])
@@ -79,7 +83,10 @@ final class Service: Sendable {
     let observability: Observability
     private let stopping = Atomic<Bool>(false)
 
-    init(config: VigilConfig, password: String?, detection: DetectionSettings, secrets: OutputSecrets, logger: Logger) throws {
+    init(
+        config: VigilConfig, password: String?, detection: DetectionSettings, ownership: DeviceOwnership, secrets: OutputSecrets,
+        logger: Logger
+    ) throws {
         self.config = config
         self.logger = logger
         var clientOptions = config.clientOptions(password: password)
@@ -91,7 +98,7 @@ final class Service: Sendable {
         )
         let observer: any PipelineObserver
         (observer, outputs) = try Self.makeObserver(config: config, secrets: secrets, publisher: publisher, logger: logger)
-        let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount)
+        let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount, ownership: ownership)
         observability = try Observability(config: config, logger: logger, anomalies: AnomalyMetrics(observer))
         pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: observability.anomalies) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
@@ -104,7 +111,8 @@ final class Service: Sendable {
             ("ring_bytes", String(settings.ringCapacity)),
             ("overflow", settings.overflow.rawValue),
             ("payload_format", config.payload.format.rawValue),
-            ("filters", config.subscriptions.map(\.filter).joined(separator: ",")),
+            ("filters", config.subscriptions.map { config.cluster.subscriptionFilter($0.filter) }.joined(separator: ",")),
+            ("cluster", config.cluster.mode == .hash ? "hash \(ownership)" : config.cluster.mode.rawValue),
             ("profiles", detection.profiles.map(\.name).joined(separator: ",")),
         ])
     }
@@ -160,7 +168,7 @@ final class Service: Sendable {
         var fields: [(String, String)] = [
             ("received", String(snapshot.received)), ("processed", String(snapshot.processed)),
             ("samples", String(snapshot.samples)), ("devices", String(snapshot.devices)),
-            ("evictions", String(snapshot.evictions)),
+            ("evictions", String(snapshot.evictions)), ("not_owned", String(snapshot.notOwned)),
             // Devices whose baselines are not trustworthy yet (no event can fire from them).
             ("warming", String(pipeline.workers.reduce(0) { $0 + $1.withEngine { $0.warmingDeviceCount } })),
             ("fired", String(snapshot.fired)), ("resolved", String(snapshot.resolved)),

@@ -108,7 +108,7 @@ struct VigilRunTests {
         #expect(log.contains("processed=207"), "\(log)")
         #expect(log.contains("dropped=7"), "\(log)")
         #expect(log.contains("dropped_topic_mismatch=1"))
-        #expect(log.contains("devices=1 evictions=0 warming=0"), "\(log)")
+        #expect(log.contains("devices=1 evictions=0 not_owned=0 warming=0"), "\(log)")
         #expect(log.contains("dropped_syntax="))
         #expect(log.contains("dropped_non_finite=1"))
         #expect(log.contains("dropped_truncated=1"))

@@ -293,7 +293,8 @@ import VigilIO
             "timestamp_unit", "max_bytes", "max_depth", "max_fields", "shards", "ring_capacity", "overflow",
             "max_devices", "max_metrics_per_device", "max_metric_names", "profile", "models_dir", "topic",
             "retain", "level", "enabled", "listen", "bearer_token_file", "max_request_bytes", "timeout_s",
-            "max_connections", "max_devices_listed", "metrics_topic", "metrics_interval_s", "dir", "retry_min_ms",
+            "max_connections", "max_devices_listed", "metrics_topic", "metrics_interval_s",
+            "mode", "group", "instances", "index", "index_from", "dir", "retry_min_ms",
             "retry_max_ms", "timeout_ms", "shutdown_grace_ms", "per_device", "window_s", "max_fires", "error_score",
             "critical_score", "silences",
         ]
