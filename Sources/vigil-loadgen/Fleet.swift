@@ -163,15 +163,7 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
         )]
     }
     if let path = options.truth {
-        let text = injections.map { injection -> String in
-            var line = JSONWriter()
-            line.field("device", injection.device)
-            line.rawField("metric", injection.metric.map(JSONWriter.string) ?? "null")
-            line.field("kind", injection.kind.rawValue)
-            line.field("onset", (injection.onset * 1000).rounded() / 1000)
-            line.field("end", (injection.end * 1000).rounded() / 1000)
-            return line.finish() + "\n"
-        }.joined()
+        let text = truthJSONL(injections)
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 

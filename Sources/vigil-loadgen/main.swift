@@ -10,6 +10,10 @@ do {
         arguments.removeFirst()
         exit(try LoadReport.main(arguments))
     }
+    if arguments.first == "trace" {
+        arguments.removeFirst()
+        exit(try writeTrace(arguments))
+    }
     let options = try LoadgenOptions(arguments)
     exit(try runFleet(options))
 } catch let error as UsageError {
