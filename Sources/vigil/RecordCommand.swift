@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Synchronization
 import VigilIO
@@ -80,14 +81,20 @@ struct RecordCommand {
             printError("vigil record: cannot start the MQTT client: \(error)")
             return 1
         }
+        var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber) { _ in recordStopRequested.store(true, ordering: .relaxed) }
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { sink.stopRequested.store(true, ordering: .relaxed) }
+            source.activate()
+            sources.append(source)
         }
+        defer { sources.forEach { $0.cancel() } }
         let isTerminal = isatty(2) != 0
         let started = WallClock.nowNanos()
         var lastProgress = started
         var warnedNotConnected = false
-        while !recordStopRequested.load(ordering: .relaxed) && !sink.isFull {
+        while !sink.stopRequested.load(ordering: .relaxed) && !sink.isFull {
             let now = WallClock.nowNanos()
             let seconds = Double(now - started) / 1e9
             if seconds >= duration { break }
@@ -126,9 +133,6 @@ struct RecordCommand {
     }
 }
 
-/// Set by SIGINT/SIGTERM (a plain atomic store: async-signal-safe).
-private let recordStopRequested = Atomic<Bool>(false)
-
 /// Receives messages on the network thread and appends them to the recording.
 private final class RecordSink: MQTTClientHandler {
     // The writer is used by the network thread per message, and by the main thread only after the client
@@ -138,6 +142,8 @@ private final class RecordSink: MQTTClientHandler {
     private let messages = Atomic<Int>(0)
     private let bytes = Atomic<Int>(0)
     private let failure = Mutex<String?>(nil)
+    /// Set on SIGINT/SIGTERM.
+    let stopRequested = Atomic<Bool>(false)
 
     private let announcement: String
 
