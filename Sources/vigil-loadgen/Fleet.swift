@@ -151,7 +151,7 @@ final class FleetPublisher: Sendable {
 /// Runs the fleet: connects, writes the truth, publishes from every connection, listens, summarises.
 func runFleet(_ options: LoadgenOptions) throws -> Int32 {
     let scenario = try options.scenario()
-    let connections = options.connections ?? max(1, Int((scenario.rate / 25_000).rounded(.up)))
+    let connections = options.connections ?? max(1, Int((scenario.rate / 10_000).rounded(.up)))
     // The first reports fall a moment after the connections are up; onsets are relative to this start.
     let start = (Date().timeIntervalSince1970 + 0.5).rounded(.up)
     var injections = scenario.injections(start: start)

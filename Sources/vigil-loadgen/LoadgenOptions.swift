@@ -25,7 +25,7 @@ let help = """
       --duration S           Seconds to publish (default 20, or the scenario's).
       --seed N               Random seed (default 1, or the scenario's).
       --connections N        Publisher connections, each with its own thread and share of the devices
-                             (default: one per 25,000 msg/s of rate).
+                             (default: one per 10,000 msg/s of rate).
       --truth FILE           Write the ground truth, one JSON line per injected anomaly:
                              {"device","metric","kind","onset","end"} (epoch seconds; metric null for floods,
                              silences and payload bursts).

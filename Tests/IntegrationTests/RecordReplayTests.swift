@@ -148,7 +148,7 @@ struct RecordReplayTests {
             event("d-2", "1970-01-01T00:16:39.000Z", latency: 4),  // before d-2's onset: false alarm
         ].joined(separator: "\n") + "\n")
         // 10 devices for 360 s: 1 device-hour.
-        let summary = try folder.write("summary.json", #"{"devices":10,"duration_s":360,"grace_s":10,"connections":1,"start":1000,"sent":3600,"publish_errors":0,"max_lag_s":0,"sent_per_second":[10,10]}"#)
+        let summary = try folder.write("summary.json", #"{"devices":10,"duration_s":360,"grace_s":10,"connections":1,"start":1000,"finished":1360,"rate":10,"sent":3600,"publish_errors":0,"max_lag_s":0,"sent_per_second":[10,10]}"#)
         let out = folder.path("out")
         let result = try ChildProcess.run(product: "vigil-loadgen", arguments: [
             "report", "--truth", truth, "--events", events, "--summary", summary, "--out", out,
@@ -159,8 +159,8 @@ struct RecordReplayTests {
         #expect(table.contains("level_shift     1         1         1.00    3.00 s     3.00 s"), "\(table)")
         #expect(table.contains("silence         1         0         0.00    -          -"), "\(table)")
         #expect(table.contains("all             3         2         0.67"), "\(table)")
-        #expect(table.contains("firing events 6, false alarms 3 = 3.0000 per device-hour (1 device-hours)"), "\(table)")
-        #expect(table.contains("offered rate          10 msg/s"), "\(table)")
+        #expect(table.contains("firing events 6, false alarms 3 = 3.0000 per device-hour (1.00 device-hours)"), "\(table)")
+        #expect(table.contains("offered rate          10 msg/s (scheduled "), "\(table)")
         // Latencies 1, 1, 1, 1, 2, 3, 4 ms.
         #expect(table.contains("p50 1.00 ms, p99 4.00 ms, p999 4.00 ms (n=7 events)"), "\(table)")
         let markdown = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
