@@ -12,6 +12,9 @@ final class EventCollector: MQTTClientHandler {
     let lines = Mutex<[String]>([])
     let detectedInjections = Mutex<Set<Int>>([])
     let subscribed = Atomic<Bool>(false)
+    /// Firing events on no injected anomaly (printed: the first few).
+    let unexpected = Atomic<Int>(0)
+    static let unexpectedPrinted = 3
 
     init(injections: [SyntheticFleet.Injection], printsLive: Bool) {
         self.injections = injections
@@ -28,17 +31,21 @@ final class EventCollector: MQTTClientHandler {
         }
         lines.withLock { $0.append(text) }
         guard printsLive, let event = PublishedEvent(json: payload) else { return }
-        guard event.state == "firing" else {
-            print("  resolved  \(event.device) \(event.metric): \(event.explanation)")
-            return
-        }
         let match = injections.indices.first { index in
             let injection = injections[index]
             return injection.device == event.device && event.detected >= injection.onset
                 && event.detected <= injection.end + 10
         }
+        guard event.state == "firing" else {
+            if match != nil { print("  resolved  \(event.device) \(event.metric): \(event.explanation)") }
+            return
+        }
         guard let match else {
-            print("  unexpected \(event.device) \(event.metric): \(event.explanation)")
+            let count = unexpected.add(1, ordering: .relaxed).newValue
+            if count <= Self.unexpectedPrinted {
+                print("  unexpected \(event.device) \(event.metric): \(event.explanation)"
+                    + (count == Self.unexpectedPrinted ? " (further ones are counted, not printed)" : ""))
+            }
             return
         }
         detectedInjections.withLock { _ = $0.insert(match) }
@@ -251,6 +258,7 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
     let detected = collector.detectedInjections.withLock { $0.count }
     print("summary: sent \(sent) messages in \(format(finished - start)) s (\(format(Double(sent) / max(finished - start, 0.001), 0)) msg/s), "
         + "publish errors \(errors), most behind schedule \(format(lag * 1000)) ms; events received \(eventLines.count)"
-        + (collector.printsLive ? "; injected \(injections.count), detected \(detected)" : ""))
+        + (collector.printsLive ? "; injected \(injections.count), detected \(detected), "
+            + "firing events on no injected anomaly \(collector.unexpected.load(ordering: .relaxed))" : ""))
     return isDemo && detected == 0 ? 2 : 0
 }
