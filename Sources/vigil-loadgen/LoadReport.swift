@@ -195,8 +195,10 @@ struct LoadReport {
         }
         text += """
 
-            Definitions: offered = messages the generator published / duration; achieved = messages vigil received /
-            duration; latency = an anomaly event's `latency_ms` (vigil's receive of the sample that changed the
+            Definitions: offered = messages the generator published / the time it took to publish them (the
+            scenario's duration, or longer when it fell behind); achieved = messages vigil received / that same
+            time; not delivered = sent - received by vigil (lost in the broker, or still queued when vigil was
+            stopped after the settle time); latency = an anomaly event's `latency_ms` (vigil's receive of the sample that changed the
             state to the publish of the event); true time to detect = detection event time - injected onset; a
             firing event counts for an anomaly when it is on the same device within [onset, end + max(grace,
             duration)], else it is a false alarm.
