@@ -37,21 +37,21 @@ final class EventCollector: MQTTClientHandler {
                 && event.detected <= injection.end + 10
         }
         guard event.state == "firing" else {
-            if match != nil { print("  resolved  \(event.device) \(event.metric): \(event.explanation)") }
+            if match != nil { say("  resolved  \(event.device) \(event.metric): \(event.explanation)") }
             return
         }
         guard let match else {
             let count = unexpected.add(1, ordering: .relaxed).newValue
             if count <= Self.unexpectedPrinted {
-                print("  unexpected \(event.device) \(event.metric): \(event.explanation)"
+                say("  unexpected \(event.device) \(event.metric): \(event.explanation)"
                     + (count == Self.unexpectedPrinted ? " (further ones are counted, not printed)" : ""))
             }
             return
         }
         detectedInjections.withLock { _ = $0.insert(match) }
         let onset = injections[match].onset
-        print("  DETECTED  \(event.device) \(event.metric): \(event.explanation)")
-        print("            true time to detect \(format((event.detected - onset) * 1000)) ms (event time), "
+        say("  DETECTED  \(event.device) \(event.metric): \(event.explanation)")
+        say("            true time to detect \(format((event.detected - onset) * 1000)) ms (event time), "
             + "injection to alert received \(format((received - onset) * 1000)) ms (wall clock)")
     }
 
@@ -199,10 +199,10 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
     }
 
     let kinds = Dictionary(grouping: injections, by: \.kind).map { "\($0.key.rawValue) \($0.value.count)" }.sorted()
-    print("fleet: \(scenario.devices) devices, \(format(scenario.rate, 0)) msg/s for \(format(scenario.durationSeconds, 0)) s "
+    say("fleet: \(scenario.devices) devices, \(format(scenario.rate, 0)) msg/s for \(format(scenario.durationSeconds, 0)) s "
         + "over \(connections) connection\(connections == 1 ? "" : "s"); injecting \(injections.count): \(kinds.joined(separator: ", "))")
     if isDemo {
-        print("  injected  spike in \(options.spikeDevice) temperature at \(TimeFormat.iso8601(injections[0].onset))")
+        say("  injected  spike in \(options.spikeDevice) temperature at \(TimeFormat.iso8601(injections[0].onset))")
     }
     let byDevice = Dictionary(grouping: injections) { Int($0.device.dropFirst(2)) ?? -1 }
     let group = DispatchGroup()
@@ -217,7 +217,7 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
     while group.wait(timeout: .now() + 10) == .timedOut {
         let sent = publishers.reduce(0) { $0 + $1.sent.load(ordering: .relaxed) }
         let elapsed = Date().timeIntervalSince1970 - start
-        print("  \(Int(elapsed)) s: sent \(sent) (\(format(Double(sent) / max(elapsed, 0.001), 0)) msg/s)")
+        say("  \(Int(elapsed)) s: sent \(sent) (\(format(Double(sent) / max(elapsed, 0.001), 0)) msg/s)")
     }
     let finished = Date().timeIntervalSince1970
     for publisher in publishers { _ = publisher.client.waitForPublishes(timeout: 10) }
@@ -256,9 +256,14 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
         try (line.finish() + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
     let detected = collector.detectedInjections.withLock { $0.count }
-    print("summary: sent \(sent) messages in \(format(finished - start)) s (\(format(Double(sent) / max(finished - start, 0.001), 0)) msg/s), "
+    say("summary: sent \(sent) messages in \(format(finished - start)) s (\(format(Double(sent) / max(finished - start, 0.001), 0)) msg/s), "
         + "publish errors \(errors), most behind schedule \(format(lag * 1000)) ms; events received \(eventLines.count)"
         + (collector.printsLive ? "; injected \(injections.count), detected \(detected), "
             + "firing events on no injected anomaly \(collector.unexpected.load(ordering: .relaxed))" : ""))
     return isDemo && detected == 0 ? 2 : 0
+}
+
+/// A line on stdout at once (unbuffered), so that progress and events show as they happen through a pipe too.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

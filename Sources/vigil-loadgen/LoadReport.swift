@@ -170,7 +170,7 @@ struct LoadReport {
     }
 
     /// Per time bucket of the run: (bucket start, s after start; latency p50, p99 in ms; RSS MiB).
-    func overTime(bucket: Double) -> [(start: Double, p50: Double?, p99: Double?, rssMiB: Double?)] {
+    func overTime(bucket: Double) -> [(start: Double, p50: Double?, p99: Double?, rssMiB: Double?, firing: Int)] {
         let start = number("start")
         let buckets = max(1, Int((number("duration_s") / bucket).rounded(.up)))
         return (0..<buckets).map { index in
@@ -178,7 +178,8 @@ struct LoadReport {
             let latencies = events.filter { ($0.receivedMs ?? 0) / 1000 >= from && ($0.receivedMs ?? 0) / 1000 < from + bucket }
                 .compactMap(\.latencyMs).sorted()
             let rssHere = rss.filter { $0.time >= from && $0.time < from + bucket }.map(\.kilobytes).max()
-            return (Double(index) * bucket, Self.quantile(latencies, 0.5), Self.quantile(latencies, 0.99), rssHere.map { $0 / 1024 })
+            let firing = events.filter { $0.state == "firing" && $0.detected >= from && $0.detected < from + bucket }.count
+            return (Double(index) * bucket, Self.quantile(latencies, 0.5), Self.quantile(latencies, 0.99), rssHere.map { $0 / 1024 }, firing)
         }
     }
 
@@ -187,11 +188,11 @@ struct LoadReport {
         if !scenario.isEmpty { text += "Scenario `\(scenario)`: \(summary["scenario"] as? String ?? "")\n\n" }
         text += "```\n\(table)\n```\n\n![offered rate, latency and RSS over the run](report.svg)\n\n"
         let duration = number("duration_s")
-        let bucket = duration > 300 ? 60.0 : 10.0
-        text += "## Over time (\(Int(bucket)) s buckets)\n\n| from (s) | latency p50 (ms) | latency p99 (ms) | vigil RSS (MiB) |\n|---|---|---|---|\n"
+        let bucket = duration >= 300 ? 60.0 : 10.0
+        text += "## Over time (\(Int(bucket)) s buckets)\n\n| from (s) | latency p50 (ms) | latency p99 (ms) | vigil RSS (MiB) | firing events (by detection time) |\n|---|---|---|---|---|\n"
         for row in overTime(bucket: bucket) {
             func cell(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "-" }
-            text += "| \(Int(row.start)) | \(cell(row.p50)) | \(cell(row.p99)) | \(cell(row.rssMiB)) |\n"
+            text += "| \(Int(row.start)) | \(cell(row.p50)) | \(cell(row.p99)) | \(cell(row.rssMiB)) | \(row.firing) |\n"
         }
         text += """
 
@@ -213,7 +214,7 @@ struct LoadReport {
         let duration = max(number("duration_s"), 1)
         let start = number("start")
         let offered = ((summary["sent_per_second"] as? [NSNumber]) ?? []).enumerated().map { (Double($0.offset), $0.element.doubleValue) }
-        let bucket = duration > 300 ? 60.0 : 10.0
+        let bucket = duration >= 300 ? 60.0 : 10.0
         let rows = overTime(bucket: bucket)
         let p50 = rows.compactMap { row in row.p50.map { (row.start + bucket / 2, $0) } }
         let p99 = rows.compactMap { row in row.p99.map { (row.start + bucket / 2, $0) } }
