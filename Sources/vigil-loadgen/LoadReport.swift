@@ -144,6 +144,10 @@ struct LoadReport {
         let latencies = self.latencies
         lines.append(cell("latency recv->publish", 22) + "p50 \(ms(Self.quantile(latencies, 0.5))), p99 \(ms(Self.quantile(latencies, 0.99))), "
             + "p999 \(ms(Self.quantile(latencies, 0.999))) (n=\(latencies.count) events)")
+        // Sample stamped (scheduled send) -> event back at the generator: broker queues and Vigil's backlog included.
+        let delays = events.filter { $0.state == "firing" }.compactMap { event in event.receivedMs.map { $0 - event.detected * 1000 } }.sorted()
+        lines.append(cell("alert delay", 22) + "p50 \(ms(Self.quantile(delays, 0.5))), p99 \(ms(Self.quantile(delays, 0.99))) "
+            + "(sample's ts to its firing event at the generator, queues included; n=\(delays.count))")
         if let peak = rss.map(\.kilobytes).max(), let first = rss.first, let last = rss.last {
             lines.append(cell("vigil RSS", 22) + String(format: "start %.1f MiB, end %.1f MiB, peak %.1f MiB", first.kilobytes / 1024,
                                                          last.kilobytes / 1024, peak / 1024))
