@@ -16,6 +16,8 @@ package struct PipelineSettings: Sendable {
     /// Records per shard between wake-ups of a sleeping worker: 1 live; a batch offline, where intake always
     /// ends with ``Pipeline/drain()`` (``ShardWorker/notify(every:)``).
     package var wakeEvery = 1
+    /// The devices this instance keeps when several instances share a subscription (`cluster.mode: hash`).
+    package var ownership = DeviceOwnership.all
 
     package init(shards: Int, ringCapacity: Int, overflow: OverflowPolicy, maxPayloadBytes: Int, batchSize: Int = 256, sweepInterval: Double = 0) {
         self.shards = shards
@@ -51,7 +53,8 @@ package final class Pipeline: Sendable {
         self.workers = workers
         self.router = Router(
             templates: templates, workers: workers, overflow: settings.overflow,
-            maxPayloadBytes: settings.maxPayloadBytes, observer: observer, wakeEvery: settings.wakeEvery
+            maxPayloadBytes: settings.maxPayloadBytes, observer: observer, wakeEvery: settings.wakeEvery,
+            ownership: settings.ownership
         )
     }
 
@@ -67,6 +70,7 @@ package final class Pipeline: Sendable {
         snapshot.received = router.counters[Router.Counter.received.rawValue]
         snapshot.receivedBytes = router.counters[Router.Counter.receivedBytes.rawValue]
         snapshot.blockedWaits = router.counters[Router.Counter.blockedWaits.rawValue]
+        snapshot.notOwned = router.counters[Router.Counter.notOwned.rawValue]
         for reason in DropReason.allCases {
             var total = router.drops[reason.rawValue]
             for worker in workers { total += worker.drops[reason.rawValue] }
@@ -94,6 +98,8 @@ package struct PipelineSnapshot: Sendable, Equatable {
     package var received = 0
     package var receivedBytes = 0
     package var blockedWaits = 0
+    /// Messages of devices another instance owns (`cluster.mode: hash`).
+    package var notOwned = 0
     package var processed = 0
     package var samples = 0
     package var fired = 0
