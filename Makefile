@@ -1,9 +1,9 @@
 # Vigil: `make demo` and `make test` do all set-up on a fresh Debian machine.
 SWIFT ?= swift
-APT_PACKAGES := mosquitto mosquitto-clients libmosquitto-dev libyaml-dev libssl-dev pkg-config prometheus prometheus-alertmanager
+APT_PACKAGES := mosquitto mosquitto-clients libmosquitto-dev libyaml-dev libssl-dev zlib1g-dev pkg-config prometheus prometheus-alertmanager
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test demo bench clean
+.PHONY: all deps build release test demo bench loadtest clean
 
 all: build
 
@@ -28,6 +28,12 @@ test: deps
 
 demo: release
 	bash loadtest/demo
+
+# Load test (docs/loadtest.md): loopback broker, vigil, vigil-loadgen for loadtest/scenarios/$(SCENARIO).yaml, then
+# the report (table, loadtest/out/report.md, loadtest/out/report.svg). E.g. make loadtest SCENARIO=soak.
+SCENARIO ?= default
+loadtest: release
+	SCENARIO=$(SCENARIO) bash loadtest/run
 
 # Benchmarks (docs/benchmarks.md): release build, then every mode; e.g. make bench BENCH_ARGS=--quick.
 bench: deps

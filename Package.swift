@@ -27,6 +27,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // gzip recordings (`.jsonl.gz`), read and written through zlib's gz* calls.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
 
         // Pure model and detection: Foundation only, no I/O, no threads.
         .target(name: "VigilCore"),
@@ -35,10 +41,11 @@ let package = Package(
         // Rings, partitioning, shard workers.
         .target(name: "VigilPipeline", dependencies: ["VigilCore"]),
         // MQTT, config, logging: everything that touches the outside world.
-        .target(name: "VigilIO", dependencies: ["VigilCore", "VigilPipeline", "CMosquitto", "CYAML", "COpenSSL"]),
+        // (VigilSim for the load-test scenario files it reads, as it reads the detector profiles of VigilCore.)
+        .target(name: "VigilIO", dependencies: ["VigilCore", "VigilPipeline", "VigilSim", "CMosquitto", "CYAML", "CZlib", "COpenSSL"]),
 
         .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPipeline", "VigilIO"]),
-        .executableTarget(name: "vigil-loadgen", dependencies: ["VigilCore", "VigilIO"]),
+        .executableTarget(name: "vigil-loadgen", dependencies: ["VigilCore", "VigilSim", "VigilIO"]),
 
         // Benchmarks behind `make bench`. CBenchAlloc defines malloc and friends in the executable to count
         // allocations per message (see its header); it is linked into vigil-bench only.
@@ -50,7 +57,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilSim"]),
         .testTarget(name: "VigilPipelineTests", dependencies: ["VigilPipeline", "VigilCore"]),
         .testTarget(name: "VigilIOTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "TestSupport", "COpenSSL"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "VigilSim", "TestSupport", "COpenSSL"]),
     ]
 )
 

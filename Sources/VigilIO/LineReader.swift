@@ -1,3 +1,4 @@
+import CZlib
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,8 +10,12 @@ import Darwin
 /// Lines end at `\n`; a `\r` before it is dropped, so CRLF files read like LF ones. The last line need not
 /// end with a newline. A UTF-8 byte order mark at the start of the file is skipped. A line longer than
 /// `maxLineBytes` is not buffered: it is skipped to its end and reported as too long (`nil` to the body).
+/// A gzip file (``open(path:maxLineBytes:initialCapacity:)`` of a `.gz` path) is decompressed as it is read,
+/// through zlib.
 package final class LineReader {
     private let fd: Int32
+    /// The zlib stream for a `.gz` file (then `fd` is unused); owned here, closed in deinit.
+    private let gzip: gzFile?
     private let closesDescriptor: Bool
     private let maxLineBytes: Int
     // Owned by this reader, freed in deinit; never shared with another thread.
@@ -27,6 +32,8 @@ package final class LineReader {
     /// Reading failed (the errno of `read(2)`).
     package struct ReadError: Error {
         package var errorNumber: Int32
+        /// zlib's description of a gzip stream error, when it is one.
+        package var detail: String? = nil
     }
 
     /// - Parameters:
@@ -34,7 +41,17 @@ package final class LineReader {
     ///   - maxLineBytes: longer lines are skipped and reported (the buffer never grows past this).
     package init(fd: Int32, closesDescriptor: Bool, maxLineBytes: Int = 64 << 20, initialCapacity: Int = 1 << 20) {
         self.fd = fd
+        self.gzip = nil
         self.closesDescriptor = closesDescriptor
+        self.maxLineBytes = maxLineBytes
+        self.capacity = min(initialCapacity, maxLineBytes + 1)
+        self.buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+    }
+
+    private init(gzip: gzFile, maxLineBytes: Int, initialCapacity: Int) {
+        self.fd = -1
+        self.gzip = gzip
+        self.closesDescriptor = false
         self.maxLineBytes = maxLineBytes
         self.capacity = min(initialCapacity, maxLineBytes + 1)
         self.buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
@@ -42,6 +59,7 @@ package final class LineReader {
 
     deinit {
         buffer.deallocate()
+        if let gzip { _ = gzclose(gzip) }
         if closesDescriptor { _ = close(fd) }
     }
 
@@ -59,6 +77,15 @@ package final class LineReader {
         if fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR {
             _ = close(fd)
             throw OpenError(errorNumber: EISDIR)
+        }
+        if path.lowercased().hasSuffix(".gz") {
+            // gzdopen takes the descriptor over (gzclose closes it).
+            guard let gzip = gzdopen(fd, "rb") else {
+                _ = close(fd)
+                throw OpenError(errorNumber: ENOMEM)
+            }
+            _ = gzbuffer(gzip, 1 << 17)
+            return LineReader(gzip: gzip, maxLineBytes: maxLineBytes, initialCapacity: initialCapacity)
         }
         return LineReader(fd: fd, closesDescriptor: true, maxLineBytes: maxLineBytes, initialCapacity: initialCapacity)
     }
@@ -135,7 +162,18 @@ package final class LineReader {
             }
         }
         while true {
-            let count = read(fd, buffer + end, capacity - end)
+            let count: Int
+            if let gzip {
+                count = Int(gzread(gzip, buffer + end, UInt32(min(capacity - end, Int(Int32.max)))))
+                if count < 0 {
+                    var code: Int32 = 0
+                    let message = String(cString: gzerror(gzip, &code))
+                    // A zlib error (corrupt or truncated data) has no errno: EIO, with zlib's words kept.
+                    throw ReadError(errorNumber: code == Z_ERRNO ? errno : EIO, detail: message)
+                }
+            } else {
+                count = read(fd, buffer + end, capacity - end)
+            }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw ReadError(errorNumber: errno)

@@ -21,8 +21,11 @@ package struct ReplayOptions: Sendable {
     package var sweepIntervalNanos: Int64 = 1_000_000_000
     /// Cores, for `pipeline.shards: 0`.
     package var cores: Int
+    /// Skip and count bad lines (true), or stop at the first with its line (`vigil replay` without `--skip-bad`).
+    package var skipBad: Bool
 
-    package init(config: VigilConfig, inputs: [RecordingInput], shards: Int? = nil, scoresPath: String? = nil, anomaliesPath: String? = nil, cores: Int = 1) {
+    package init(config: VigilConfig, inputs: [RecordingInput], shards: Int? = nil, scoresPath: String? = nil, anomaliesPath: String? = nil, cores: Int = 1, skipBad: Bool = true) {
+        self.skipBad = skipBad
         self.config = config
         self.inputs = inputs
         self.shards = shards
@@ -100,7 +103,7 @@ package final class OfflineReplay: Sendable {
         }
         let reader: RecordingReader
         do {
-            reader = try RecordingReader(inputs: options.inputs)
+            reader = try RecordingReader(inputs: options.inputs, skipBad: options.skipBad)
         } catch {
             throw ReplayError(error.description)
         }

@@ -147,19 +147,25 @@ package final class RecordingReader {
     package static let maxIssuesPerInput = 5
 
     package let inputs: [RecordingInput]
+    /// Whether bad lines are skipped and counted (true) or stop the reading with an error naming the line.
+    package let skipBad: Bool
     private let sources: [any RecordingSource]
     /// Min-heap of (head receive time, input) over the inputs that still have a message.
     private var heap: [(time: Int64, input: Int)] = []
 
     /// Opens every input and reads its first message (and a CSV's header).
-    package init(inputs: [RecordingInput]) throws(RecordingError) {
+    ///
+    /// - Parameter skipBad: true skips and counts bad lines (`--skip-bad`); false throws at the first one, a
+    ///   ``RecordingError`` with its line.
+    package init(inputs: [RecordingInput], skipBad: Bool = true) throws(RecordingError) {
         self.inputs = inputs
+        self.skipBad = skipBad
         var sources: [any RecordingSource] = []
         for input in inputs {
             sources.append(try Self.open(input))
         }
         self.sources = sources
-        for (index, source) in sources.enumerated() where try source.advance() {
+        for (index, source) in sources.enumerated() where try advance(source) {
             push((source.currentTime, index))
         }
     }
@@ -173,7 +179,7 @@ package final class RecordingReader {
         guard let top = heap.first else { return false }
         let source = sources[top.input]
         source.withCurrent(input: top.input, body)
-        if try source.advance() {
+        if try advance(source) {
             heap[0].time = source.currentTime
             siftDown(0)
         } else {
@@ -186,21 +192,24 @@ package final class RecordingReader {
         return true
     }
 
+    /// The source's next message; in strict mode, the first bad line is an error.
+    private func advance(_ source: any RecordingSource) throws(RecordingError) -> Bool {
+        let more = try source.advance()
+        if !skipBad, let issue = source.stats.issues.first {
+            throw RecordingError(path: issue.path, line: issue.line, message: issue.message + " (--skip-bad skips and counts bad lines)")
+        }
+        return more
+    }
+
     private static func open(_ input: RecordingInput) throws(RecordingError) -> any RecordingSource {
         let lower = input.path.lowercased()
-        if lower.hasSuffix(".gz") {
-            throw RecordingError(
-                path: input.path,
-                message: "gzip recordings are not read directly yet; decompress first (gunzip -c FILE | vigil replay --offline -)"
-            )
-        }
         let lines: LineReader
         do {
             lines = try LineReader.open(path: input.path)
         } catch {
             throw RecordingError(path: input.path, message: "cannot open: \(String(cString: strerror(error.errorNumber)))")
         }
-        var format = input.format ?? RecordingFormat.guess(path: input.path)
+        var format = input.format ?? RecordingFormat.guess(path: lower.hasSuffix(".gz") ? String(input.path.dropLast(3)) : input.path)
         if format == nil {
             // Neither name says: a JSONL recording starts with `{` (after any blank lines).
             format = (try? lines.peekFirstByte()).flatMap { $0 } == UInt8(ascii: "{") ? .jsonl : .csv
@@ -242,7 +251,7 @@ package final class RecordingReader {
 
 extension RecordingError {
     init(path: String, readError: LineReader.ReadError) {
-        self.init(path: path, message: "cannot read: \(String(cString: strerror(readError.errorNumber)))")
+        self.init(path: path, message: "cannot read: \(readError.detail ?? String(cString: strerror(readError.errorNumber)))")
     }
 }
 

@@ -77,17 +77,45 @@ package struct QualityEvaluation {
 
     /// Scores firing events against the injections.
     package static func score(events: [AnomalyEvent], injections: [SyntheticFleet.Injection]) -> QualityEvaluation {
+        score(
+            firings: events.filter { $0.state == .firing }.map {
+                Firing(device: $0.device, metric: $0.metric, detector: $0.detector, detected: $0.detected)
+            },
+            injections: injections
+        )
+    }
+
+    /// A firing event, as far as scoring needs it (from an ``AnomalyEvent`` or its published JSON).
+    package struct Firing: Sendable, Equatable {
+        package var device: String
+        package var metric: String
+        package var detector: String
+        /// Detection event time, epoch seconds.
+        package var detected: Double
+
+        package init(device: String, metric: String, detector: String, detected: Double) {
+            self.device = device
+            self.metric = metric
+            self.detector = detector
+            self.detected = detected
+        }
+    }
+
+    /// Scores firings against the injections; an anomaly's window is `[onset, end + max(minimumGrace,
+    /// duration)]` (30 minutes for the day-scale fleet; a load test of a minute uses seconds).
+    package static func score(
+        firings: [Firing], injections: [SyntheticFleet.Injection], minimumGrace: Double = 1800
+    ) -> QualityEvaluation {
         var evaluation = QualityEvaluation()
-        let byDevice = Dictionary(grouping: injections, by: \.device)
+        let byDevice = Dictionary(grouping: injections.enumerated(), by: \.element.device)
         var firstDetection: [Int: Double] = [:]  // index into injections → detection time
-        let indexed = Dictionary(uniqueKeysWithValues: injections.enumerated().map { ("\($1.device)/\($1.onset)", $0) })
-        for event in events where event.state == .firing {
+        for event in firings {
             evaluation.firingEvents += 1
-            let window = byDevice[event.device]?.first { injection in
-                let grace = max(1800, injection.end - injection.onset)
+            let window = byDevice[event.device]?.first { _, injection in
+                let grace = max(minimumGrace, injection.end - injection.onset)
                 return event.detected >= injection.onset && event.detected <= injection.end + grace
             }
-            guard let window, let index = indexed["\(window.device)/\(window.onset)"] else {
+            guard let index = window?.offset else {
                 evaluation.falseAlarms += 1
                 evaluation.falseAlarmsByDetector["\(event.detector)/\(event.metric)", default: 0] += 1
                 continue

@@ -44,6 +44,14 @@ package struct SyntheticFleet {
         package var metric: String?
         package var onset: Double
         package var end: Double
+
+        package init(device: String, kind: Kind, metric: String?, onset: Double, end: Double) {
+            self.device = device
+            self.kind = kind
+            self.metric = metric
+            self.onset = onset
+            self.end = end
+        }
     }
 
     /// One message.
@@ -96,18 +104,7 @@ package struct SyntheticFleet {
     /// Calls `body` with every message in time order.
     package func generate(_ body: (Message) -> Void) {
         let injections = Dictionary(grouping: injections(), by: \.device)
-        struct DeviceState {
-            var random: SimRandom
-            var next: Double
-            var phase: Double
-            var load = 0.0
-            var stuckValue: Double? = nil
-        }
-        var states = (0..<devices).map { index in
-            var random = SimRandom(seed: seed &+ UInt64(index) &* 7919)
-            let next = Self.start + random.uniform() * interval
-            return DeviceState(random: random, next: next, phase: random.uniform() * 2 * .pi)
-        }
+        var states = (0..<devices).map { index in DeviceSignal(seed: seed, index: index, interval: interval) }
         let end = Self.start + days * 86_400
         // Merge the devices' streams in time order (a simple scan: the fleet is small).
         while true {
@@ -121,42 +118,86 @@ package struct SyntheticFleet {
             let name = "d-\(device)"
             let time = earliest
             let active = injections[name]?.first { time >= $0.onset && time < $0.end }
-            var state = states[device]
-            let hour = (time - Self.start) / 3600
-            let noise = state.random.normal()
-            var temperature = 21 + 3 * sin(2 * .pi * hour / 24 + state.phase) + 0.4 * noise
-            let shockScale = active?.kind == .varianceBurst ? 6.0 : 1.0
-            state.load = 0.9 * state.load + 0.5 * shockScale * state.random.studentT3()
-            let load = 40 + state.load
-            let count = Double(state.random.poisson(3))
-            var padding = 0
-            var step = interval * (0.9 + 0.2 * state.random.uniform())
-            if let active {
-                let progress = active.end > active.onset ? (time - active.onset) / (active.end - active.onset) : 1
-                switch active.kind {
-                case .spike: temperature += 8 * 0.4 * 4
-                case .dip: temperature -= 8 * 0.4 * 4
-                case .levelShift: temperature += 4 * 0.4
-                case .drift: temperature += 8 * 0.4 * progress
-                case .stuck:
-                    if state.stuckValue == nil { state.stuckValue = (temperature * 10).rounded() / 10 }
-                    temperature = state.stuckValue!
-                case .flood: step = interval / 10
-                case .silence: step = active.end - time + interval
-                case .payloadBurst: padding = 400
-                case .varianceBurst: break
-                }
-            } else {
-                state.stuckValue = nil
-            }
-            state.next = time + step
-            states[device] = state
-            if active?.kind == .silence && time > active!.onset { continue }
-            var payload = "{\"ts\":\(Int64((time * 1000).rounded())),\"temperature\":\(String(format: "%.2f", temperature)),"
-                + "\"load\":\(String(format: "%.3f", load)),\"count\":\(Int(count))"
-            if padding > 0 { payload += ",\"debug\":\"" + String(repeating: "x", count: padding) + "\"" }
-            body(Message(device: name, time: time, payload: payload + "}"))
+            let sample = states[device].sample(at: time, active: active, interval: interval)
+            states[device].next = time + sample.step
+            if let payload = sample.payload { body(Message(device: name, time: time, payload: payload)) }
         }
+    }
+}
+
+/// One simulated device's signals: what ``SyntheticFleet`` and `vigil-loadgen` publish for it.
+///
+/// Three metrics of different characters: `temperature` (a daily cycle plus Gaussian noise), `load` (an AR(1)
+/// process with heavy-tailed shocks) and `count` (small Poisson counts). An active ``SyntheticFleet/Injection``
+/// changes the sample as its kind says: the metric's value, the pace (flood, silence) or the payload's size.
+package struct DeviceSignal {
+    package var random: SimRandom
+    /// When the device reports next (the caller's clock).
+    package var next: Double
+    package var phase: Double
+    package var load = 0.0
+    package var stuckValue: Double? = nil
+
+    /// - Parameters:
+    ///   - seed: the fleet's seed; `index` the device's number: together they fix its noise and phase.
+    ///   - interval: its reporting interval; the first report falls at a random point of the first one.
+    package init(seed: UInt64, index: Int, interval: Double, start: Double = SyntheticFleet.start) {
+        random = SimRandom(seed: seed &+ UInt64(index) &* 7919)
+        next = start + random.uniform() * interval
+        phase = random.uniform() * 2 * .pi
+    }
+
+    /// One report at `time`.
+    ///
+    /// - Returns: the JSON payload (`ts` in epoch ms), or nil when the device is silent; and the time to its
+    ///   next report (a tenth of the interval in a flood, past the end of a silence).
+    package mutating func sample(
+        at time: Double, active: SyntheticFleet.Injection?, interval: Double
+    ) -> (payload: String?, step: Double) {
+        let hour = (time - SyntheticFleet.start) / 3600
+        let noise = random.normal()
+        var temperature = 21 + 3 * sin(2 * .pi * hour / 24 + phase) + 0.4 * noise
+        let shockScale = active?.kind == .varianceBurst ? 6.0 : 1.0
+        load = 0.9 * load + 0.5 * shockScale * random.studentT3()
+        let loadValue = 40 + load
+        let count = Double(random.poisson(3))
+        var padding = 0
+        var step = interval * (0.9 + 0.2 * random.uniform())
+        if let active {
+            let progress = active.end > active.onset ? (time - active.onset) / (active.end - active.onset) : 1
+            switch active.kind {
+            case .spike: temperature += 8 * 0.4 * 4
+            case .dip: temperature -= 8 * 0.4 * 4
+            case .levelShift: temperature += 4 * 0.4
+            case .drift: temperature += 8 * 0.4 * progress
+            case .stuck:
+                if stuckValue == nil { stuckValue = (temperature * 10).rounded() / 10 }
+                temperature = stuckValue!
+            case .flood: step = interval / 10
+            case .silence: step = active.end - time + interval
+            case .payloadBurst: padding = 400
+            case .varianceBurst: break
+            }
+        } else {
+            stuckValue = nil
+        }
+        if active?.kind == .silence && time > active!.onset { return (nil, step) }
+        var payload = "{\"ts\":\(Int64((time * 1000).rounded())),\"temperature\":\(Self.fixed(temperature, 2)),"
+            + "\"load\":\(Self.fixed(loadValue, 3)),\"count\":\(Int(count))"
+        if padding > 0 { payload += ",\"debug\":\"" + String(repeating: "x", count: padding) + "\"" }
+        return (payload + "}", step)
+    }
+
+    /// `value` with `decimals` digits after the point, as `%.Nf` writes it (but for exact binary ties, which
+    /// round away from zero here): several times faster than `String(format:)`, which the load generator
+    /// would otherwise spend most of its time in.
+    static func fixed(_ value: Double, _ decimals: Int) -> String {
+        var scale: Int64 = 1
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = Int64((abs(value) * Double(scale)).rounded())
+        var fraction = String(scaled % scale)
+        if fraction.count < decimals { fraction = String(repeating: "0", count: decimals - fraction.count) + fraction }
+        return (value < 0 && scaled != 0 ? "-" : "") + String(scaled / scale) + "." + fraction
     }
 }
 

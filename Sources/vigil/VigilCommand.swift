@@ -13,7 +13,9 @@ enum VigilCommand {
 
         COMMANDS:
           run            Subscribe to the configured broker, score every message, publish anomaly events.
-          replay         Run recordings (JSONL or CSV) through the pipeline offline: a backtest with scores and events.
+          record         Subscribe as configured and write what arrives as a JSONL recording (.gz: gzip).
+          replay         Run recordings (JSONL or CSV) through the pipeline offline (a backtest with scores and
+                         events), or publish them into a broker at their recorded pace (--broker).
           check-config   Validate a configuration file; exit 0 when valid, 1 with every problem otherwise.
           version        Print the version.
 
@@ -37,6 +39,8 @@ enum VigilCommand {
             return parse(rest, help: RunCommand.help, flags: RunCommand.flags).map { RunCommand(options: $0).run() } ?? usageError
         case "replay":
             return parse(rest, help: ReplayCommand.help, flags: ReplayCommand.flags, positionals: true).map { ReplayCommand(options: $0).run() } ?? usageError
+        case "record":
+            return parse(rest, help: RecordCommand.help, flags: RecordCommand.flags).map { RecordCommand(options: $0).run() } ?? usageError
         case "check-config":
             return parse(rest, help: CheckConfigCommand.help, flags: CheckConfigCommand.flags).map { CheckConfigCommand(options: $0).run() } ?? usageError
         default:

@@ -47,7 +47,10 @@ struct ReplayCommandTests {
     @Test func badInputAndBadCommandLines() throws {
         let folder = try TemporaryDirectory("vigil-replay")
         let input = try folder.write("a.jsonl", #"{"t": 1000, "topic": "devices/a/telemetry", "payload": "{\"v\": 1}"}"# + "\nnot json\n")
-        let ok = try ChildProcess.run(product: "vigil", arguments: ["replay", "--offline", input])
+        let strict = try ChildProcess.run(product: "vigil", arguments: ["replay", "--offline", input])
+        #expect(strict.status == 1, "\(strict.output)")
+        #expect(strict.output.contains("a.jsonl:2: not valid JSON"), "\(strict.output)")
+        let ok = try ChildProcess.run(product: "vigil", arguments: ["replay", "--offline", "--skip-bad", input])
         #expect(ok.status == 0, "\(ok.output)")
         #expect(ok.output.contains("1 messages, 1 invalid lines (line 2)"), "\(ok.output)")
         #expect(ok.output.contains("line 2: not valid JSON"), "\(ok.output)")
@@ -58,7 +61,7 @@ struct ReplayCommandTests {
         let empty = try folder.write("empty.jsonl", "\n\n")
         #expect(try ChildProcess.run(product: "vigil", arguments: ["replay", "--offline", empty]).status == 1)
 
-        for arguments in [["replay", input], ["replay", "--offline"], ["replay", "--offline", "--shards", "0", input], ["replay", "--offline", "--bogus", input]] {
+        for arguments in [["replay", input], ["replay", "--offline", "--broker", input], ["replay", "--offline", "--speed", "2", input], ["replay", "--offline"], ["replay", "--offline", "--shards", "0", input], ["replay", "--offline", "--bogus", input]] {
             let result = try ChildProcess.run(product: "vigil", arguments: arguments)
             #expect(result.status == 64, "\(arguments): \(result.output)")
         }

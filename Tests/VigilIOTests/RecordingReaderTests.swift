@@ -302,7 +302,8 @@ import VigilIO
         #expect(try failure("b.csv", "when,v\n1,2\n") == "b.csv:1: no time column: name one timestamp, time or datetime (the header has when, v)")
         #expect(try failure("c.csv", "\ntime\n1\n") == "c.csv:2: no metric column besides the time column 'time'")
         #expect(try failure("d.csv", "time,\"v\" x\n") == "d.csv:1: bad header: text after a closing quote in cell 2")
-        #expect(try failure("e.jsonl.gz", "x").hasPrefix("e.jsonl.gz: gzip recordings are not read directly yet"))
+        // .gz is read through zlib, which reads a file that is not gzip as it is: one (invalid, counted) line.
+        #expect(try failure("e.jsonl.gz", "x") == "no error")
         do {
             _ = try RecordingReader(inputs: [RecordingInput(path: folder.path("missing.jsonl"))])
             Issue.record("a missing file must throw")

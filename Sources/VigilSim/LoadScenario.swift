@@ -1,0 +1,90 @@
+/// A load-test scenario: the fleet `vigil-loadgen` simulates and the anomalies it injects on a schedule.
+///
+/// Read from YAML (`loadtest/scenarios/<name>.yaml`) by `LoadScenario.load` in VigilIO, strictly: unknown keys
+/// are errors with their line. Command-line flags override the fleet's size, rate, duration and seed.
+///
+/// ```yaml
+/// description: "10k devices for a minute, every anomaly kind on 0.5% of the fleet"
+/// devices: 10000
+/// rate: 20000          # messages per second over the fleet (each device reports every devices/rate s)
+/// duration_s: 60
+/// seed: 1
+/// grace_s: 10          # a detection counts up to max(grace_s, duration) after an anomaly ends
+/// anomalies:
+///   - {kind: spike, fraction: 0.005, at_s: 25, spread_s: 20}
+///   - {kind: level_shift, fraction: 0.005, at_s: 25, spread_s: 20, duration_s: 10}
+/// ```
+package struct LoadScenario: Sendable, Equatable {
+    /// One line of the schedule: `kind` on `fraction` of the fleet, starting at `atSeconds` (each device's
+    /// onset spread uniformly over `spreadSeconds`), lasting `durationSeconds`, again every `everySeconds`.
+    package struct Anomaly: Sendable, Equatable {
+        package var kind: SyntheticFleet.Kind
+        package var fraction = 0.01
+        package var atSeconds = 0.0
+        package var spreadSeconds = 0.0
+        /// nil: a kind's default (``defaultDuration(_:)``).
+        package var durationSeconds: Double? = nil
+        /// nil: once.
+        package var everySeconds: Double? = nil
+
+        package init(kind: SyntheticFleet.Kind) { self.kind = kind }
+    }
+
+    package var description = ""
+    package var devices = 10_000
+    package var rate = 20_000.0
+    package var durationSeconds = 60.0
+    package var seed: UInt64 = 1
+    package var graceSeconds = 10.0
+    package var anomalies: [Anomaly] = []
+
+    package init() {}
+
+    /// Seconds an anomaly of `kind` lasts when the scenario does not say: long enough for a device reporting
+    /// every second or so to show it, short enough for a one-minute test.
+    package static func defaultDuration(_ kind: SyntheticFleet.Kind) -> Double {
+        switch kind {
+        case .spike, .dip: 0
+        case .levelShift, .varianceBurst, .stuck, .silence: 10
+        case .drift: 15
+        case .flood, .payloadBurst: 5
+        }
+    }
+
+    /// Each device's reporting interval, seconds.
+    package var interval: Double { Double(devices) / rate }
+
+    /// The ground truth: which device gets which anomaly when, for a run that starts at `start` (epoch s).
+    ///
+    /// Devices are drawn from one seeded shuffle of the fleet, each schedule line (and repetition) taking the
+    /// next unused ones, so that a device has at most one anomaly at a time while the fleet lasts. An
+    /// instantaneous anomaly lasts one reporting interval, so that one sample carries it.
+    package func injections(start: Double) -> [SyntheticFleet.Injection] {
+        var random = SimRandom(seed: seed ^ 0x5EED)
+        var order = Array(0..<devices)
+        for index in stride(from: order.count - 1, to: 0, by: -1) {
+            order.swapAt(index, Int(random.next() % UInt64(index + 1)))
+        }
+        var cursor = 0
+        var result: [SyntheticFleet.Injection] = []
+        for anomaly in anomalies {
+            let count = Int((anomaly.fraction * Double(devices)).rounded())
+            let duration = max(anomaly.durationSeconds ?? Self.defaultDuration(anomaly.kind), interval)
+            var at = anomaly.atSeconds
+            while at < durationSeconds {
+                for _ in 0..<count {
+                    let device = order[cursor % max(order.count, 1)]
+                    cursor += 1
+                    let onset = start + at + random.uniform() * anomaly.spreadSeconds
+                    result.append(SyntheticFleet.Injection(
+                        device: "d-\(device)", kind: anomaly.kind, metric: anomaly.kind.metric, onset: onset,
+                        end: onset + duration
+                    ))
+                }
+                guard let every = anomaly.everySeconds else { break }
+                at += every
+            }
+        }
+        return result.sorted { ($0.onset, $0.device) < ($1.onset, $1.device) }
+    }
+}
