@@ -16,6 +16,11 @@ package struct PipelineSettings: Sendable {
     /// Records per shard between wake-ups of a sleeping worker: 1 live; a batch offline, where intake always
     /// ends with ``Pipeline/drain()`` (``ShardWorker/notify(every:)``).
     package var wakeEvery = 1
+    /// Nanoseconds an idle worker polls its ring before parking (``ShardWorker``, "Spin, then park").
+    package var spinNanos = PipelineSettings.defaultSpinNanos
+    /// The spin used unless a caller sets another: long enough to catch the next message of a moderate stream,
+    /// short enough that an idle shard spends next to nothing.
+    package static let defaultSpinNanos = 20_000
 
     package init(shards: Int, ringCapacity: Int, overflow: OverflowPolicy, maxPayloadBytes: Int, batchSize: Int = 256, sweepInterval: Double = 0) {
         self.shards = shards
@@ -45,7 +50,8 @@ package final class Pipeline: Sendable {
         for shard in 0..<settings.shards {
             workers.append(ShardWorker(
                 index: shard, ringCapacity: settings.ringCapacity, batchSize: settings.batchSize,
-                sweepInterval: settings.sweepInterval, engine: makeEngine(shard), observer: observer
+                sweepInterval: settings.sweepInterval, spinNanos: settings.spinNanos, engine: makeEngine(shard),
+                observer: observer
             ))
         }
         self.workers = workers
