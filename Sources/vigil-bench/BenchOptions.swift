@@ -44,6 +44,8 @@ struct BenchOptions {
           --e2e-messages N   Messages per e2e run (default 500,000; --quick 100,000).
           --e2e-rounds N     e2e rounds, each running raw then Vigil at QoS 0 and at QoS 1 (default 1).
           --latency-seconds N  Length of the latency run at its fixed rate (default 10; --quick 4).
+          --latency-rate N   Publish rate of the latency run, messages a second (default: half the ceiling).
+          --spin-ns N        Workers' spin before parking in e2e runs, ns (default: the shipped default).
           --memory-devices N Devices in the memory mode (default 1,000,000; --quick 100,000).
           --out PATH     Where to write the JSON (default loadtest/out/bench.json in the repository).
           -h, --help     Show this help.
@@ -69,6 +71,10 @@ struct BenchOptions {
     var latencyDevices = 1000
     var memoryDevices = 1_000_000
     /// The workers' spin before parking in the latency runs, nanoseconds: none, then the default.
+    /// The latency run's publish rate; nil for half the measured ceiling.
+    var latencyRate: Double?
+    /// The workers' spin in e2e runs; nil for the default.
+    var e2eSpin: Int?
     var latencySpins = [0, PipelineSettings.defaultSpinNanos]
 
     /// Decode runs timed after the warm-up (each decodes the whole sample).
@@ -99,7 +105,7 @@ struct BenchOptions {
             case "--quick":
                 options.quick = true
             case "--messages", "--devices", "--rounds", "--seed", "--ring-bytes", "--e2e-messages", "--e2e-rounds",
-                "--latency-seconds", "--memory-devices":
+                "--latency-seconds", "--memory-devices", "--latency-rate", "--spin-ns":
                 guard let text = nextValue(), let number = Int(text.replacingOccurrences(of: "_", with: "")),
                     number >= 1
                 else {
@@ -113,6 +119,7 @@ struct BenchOptions {
                 case "--e2e-rounds": options.e2eRounds = number
                 case "--latency-seconds": explicit["latency-seconds"] = number
                 case "--memory-devices": explicit["memory-devices"] = number
+                case "--latency-rate", "--spin-ns": options.latencyRate = Double(number)
                 case "--ring-bytes":
                     guard number >= 65536, number & (number - 1) == 0 else {
                         return (nil, "--ring-bytes must be a power of two of at least 65536")

@@ -209,11 +209,11 @@ enum E2EBench {
     }
 
     /// Vigil's consumed rate: first message received → `count`-th message processed by a worker.
-    static func vigilRun(peer: Peer, port: Int, qos: Int, count: Int, devices: Int, root: String)
+    static func vigilRun(peer: Peer, port: Int, qos: Int, count: Int, devices: Int, root: String, spinNanos: Int?)
         -> Swift.Result<Run, CReference.Failure>
     {
         let service: Service
-        do { service = try Service(port: port, qos: qos, devices: devices, root: root) } catch {
+        do { service = try Service(port: port, qos: qos, devices: devices, root: root, spinNanos: spinNanos) } catch {
             return .failure(.init(message: "vigil: \(error)"))
         }
         defer { service.stop() }
@@ -251,7 +251,9 @@ enum E2EBench {
                 progress("\(tag): raw C subscriber, \(Report.grouped(count)) messages, \(Report.grouped(devices)) devices ...")
                 let rawOutcome = withBroker { peer.rawSubscriber(port: $0, qos: qos, count: count, devices: devices) }
                 progress("\(tag): Vigil ...")
-                let vigilOutcome = withBroker { vigilRun(peer: peer, port: $0, qos: qos, count: count, devices: devices, root: root) }
+                let vigilOutcome = withBroker {
+                    vigilRun(peer: peer, port: $0, qos: qos, count: count, devices: devices, root: root, spinNanos: options.e2eSpin)
+                }
                 switch (rawOutcome, vigilOutcome) {
                 case (.success(let r), .success(let v)):
                     progress(
@@ -287,7 +289,7 @@ enum E2EBench {
 
     /// Receive → anomaly event handed to the MQTT client, at a fixed publish rate of half `ceiling`.
     static func latency(peer: Peer, ceiling: Double?, options: BenchOptions, report: Report, root: String) {
-        var ceiling = ceiling
+        var ceiling = ceiling ?? options.latencyRate.map { $0 * 2 }
         if ceiling == nil {
             progress("latency: measuring the broker ceiling (raw subscriber, QoS 0) ...")
             switch withBroker({ peer.rawSubscriber(port: $0, qos: 0, count: options.e2eMessages, devices: options.devices) }) {
@@ -330,6 +332,10 @@ enum E2EBench {
                 if processed != count { report.fail("latency (\(spinLabel)): processed \(processed) of \(count)") }
                 guard !samples.isEmpty else { continue }
                 let ms = samples.map { Double($0) / 1e6 }
+                let tenth = max(1, ms.count / 10)
+                progress(
+                    "latency (\(spinLabel)): p50 of the first tenth of events \(Measure.percentile(Array(ms.prefix(tenth)), 0.5)) ms, of the last \(Measure.percentile(Array(ms.suffix(tenth)), 0.5)) ms"
+                )
                 rows.append(
                     (spin, Measure.percentile(ms, 0.5), Measure.percentile(ms, 0.99), Measure.percentile(ms, 0.999),
                      ms.max()!, samples.count))

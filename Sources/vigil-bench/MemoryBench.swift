@@ -79,6 +79,12 @@ enum MemoryBench {
         report.add("memory", "memory.rss_before_mib", "RSS before the engine", Double(before) / mib, "MiB", note: note)
         report.add("memory", "memory.rss_after_mib", "RSS with every device tracked", Double(after) / mib, "MiB")
         report.add("memory", "memory.bytes_per_device_metric", "RSS growth per device-metric", perMetric, "bytes")
+        report.add(
+            "memory", "memory.metric_state_bytes", "of which MetricState (detectors + episodes)",
+            Double(DetectionEngine.metricStateBytes), "bytes", note: "MemoryLayout stride, one per device-metric")
+        report.add(
+            "memory", "memory.device_state_bytes", "DeviceState, per device", Double(DetectionEngine.deviceStateBytes),
+            "bytes", note: "plus the metrics array (32-byte header + malloc) and the interned id")
         report.addTarget("memory, bytes per device-metric", value: perMetric, goal: "<= 256", met: perMetric <= 256)
         if devices >= 1_000_000 {
             let gib = Double(after) / (mib * 1024)
