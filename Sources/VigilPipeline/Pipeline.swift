@@ -18,9 +18,10 @@ package struct PipelineSettings: Sendable {
     package var wakeEvery = 1
     /// Nanoseconds an idle worker polls its ring before parking (``ShardWorker``, "Spin, then park").
     package var spinNanos = PipelineSettings.defaultSpinNanos
-    /// The spin used unless a caller sets another: long enough to catch the next message of a moderate stream,
-    /// short enough that an idle shard spends next to nothing.
-    package static let defaultSpinNanos = 20_000
+    /// The spin used unless a caller sets another: none. `vigil-bench latency` measures 0 against 20 µs; on the
+    /// shared 2-core VM a spinning worker took CPU from the MQTT network thread and made the tail worse (see
+    /// docs/benchmarks.md), so workers park at once until a quieter machine shows the spin paying off.
+    package static let defaultSpinNanos = 0
 
     package init(shards: Int, ringCapacity: Int, overflow: OverflowPolicy, maxPayloadBytes: Int, batchSize: Int = 256, sweepInterval: Double = 0) {
         self.shards = shards

@@ -19,7 +19,7 @@ package import VigilCore
 /// A worker that finds its ring empty first polls it for up to `spinNanos` (a few microseconds) before it
 /// parks: a record arriving within that time is processed without a wake-up, which saves the producer the
 /// `DispatchSource.add` and the worker a thread wake-up at moderate rates. The spin is bounded, so an idle
-/// shard costs no CPU; 0 parks at once.
+/// shard costs no CPU; 0, the default (``PipelineSettings/defaultSpinNanos``), parks at once.
 package final class ShardWorker: Sendable {
     package enum Counter: Int, CaseIterable {
         case messages, samples, fired, resolved, batches, wakeups, evictions

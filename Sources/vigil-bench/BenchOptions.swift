@@ -27,7 +27,7 @@ struct BenchOptions {
           latency  Receive -> anomaly event handed to the MQTT client, p50/p99/p99.9, at a fixed publish rate of
                    half the raw subscriber's QoS 0 rate (from e2e, else measured first); 1,000 devices, each
                    spiking every 25th message after 40 (thousands of events). Run twice: workers that park
-                   as soon as their ring is empty, then workers that spin 20 us first (the default).
+                   as soon as their ring is empty (the default), then workers that spin 20 us first.
           memory   RSS before and after one engine tracks --memory-devices devices x 4 metrics (default profile):
                    bytes per device-metric. Runs first, before the corpus exists.
           quality  Detection quality on a labelled synthetic fleet (VigilSim), default profile: recall, time to
@@ -41,8 +41,9 @@ struct BenchOptions {
                          reported (default 5; --quick 3).
           --seed N       Corpus seed (default 42).
           --ring-bytes N Ring capacity, a power of two >= 65536 (default 4194304, the configured default).
-          --e2e-messages N   Messages per e2e run (default 500,000; --quick 100,000).
-          --e2e-rounds N     e2e rounds, each running raw then Vigil at QoS 0 and at QoS 1 (default 1).
+          --e2e-messages N   Messages per e2e run (default 100,000; --quick 50,000).
+          --e2e-rounds N     e2e rounds, each running raw then Vigil at QoS 0 and at QoS 1; the ratio is the
+                             median of the rounds' (default 3; --quick 1).
           --latency-seconds N  Length of the latency run at its fixed rate (default 10; --quick 4).
           --latency-rate N   Publish rate of the latency run, messages a second (default: half the ceiling).
           --spin-ns N        Workers' spin before parking in e2e runs, ns (default: the shipped default).
@@ -64,18 +65,18 @@ struct BenchOptions {
     var output: String?
     /// Bytes per ring in the replay, ring and alloc modes (the configured default, `pipeline.ring_capacity`).
     var ringBytes = 4 << 20
-    var e2eMessages = 500_000
-    var e2eRounds = 1
+    var e2eMessages = 100_000
+    var e2eRounds = 3
     var latencySeconds = 10.0
     /// Devices in the latency run: few enough that each warms up (30 samples) within a second or two.
     var latencyDevices = 1000
     var memoryDevices = 1_000_000
-    /// The workers' spin before parking in the latency runs, nanoseconds: none, then the default.
+    /// The workers' spin before parking in the latency runs, nanoseconds: none (the default), then 20 µs.
     /// The latency run's publish rate; nil for half the measured ceiling.
     var latencyRate: Double?
     /// The workers' spin in e2e runs; nil for the default.
     var e2eSpin: Int?
-    var latencySpins = [0, PipelineSettings.defaultSpinNanos]
+    var latencySpins = [0, 20_000]
 
     /// Decode runs timed after the warm-up (each decodes the whole sample).
     var decodeRuns: Int { quick ? 50 : 200 }
@@ -107,7 +108,7 @@ struct BenchOptions {
             case "--messages", "--devices", "--rounds", "--seed", "--ring-bytes", "--e2e-messages", "--e2e-rounds",
                 "--latency-seconds", "--memory-devices", "--latency-rate", "--spin-ns":
                 guard let text = nextValue(), let number = Int(text.replacingOccurrences(of: "_", with: "")),
-                    number >= 1
+                    number >= (argument == "--spin-ns" ? 0 : 1)
                 else {
                     return (nil, "\(argument) needs a positive integer")
                 }
@@ -116,7 +117,7 @@ struct BenchOptions {
                 case "--devices": explicitDevices = number
                 case "--rounds": explicitRounds = number
                 case "--e2e-messages": explicit["e2e-messages"] = number
-                case "--e2e-rounds": options.e2eRounds = number
+                case "--e2e-rounds": explicit["e2e-rounds"] = number
                 case "--latency-seconds": explicit["latency-seconds"] = number
                 case "--memory-devices": explicit["memory-devices"] = number
                 case "--latency-rate", "--spin-ns": options.latencyRate = Double(number)
@@ -147,11 +148,13 @@ struct BenchOptions {
             options.messages = 200_000
             options.devices = 10_000
             options.rounds = 3
-            options.e2eMessages = 100_000
+            options.e2eMessages = 50_000
+            options.e2eRounds = 1
             options.latencySeconds = 4
             options.memoryDevices = 100_000
         }
         options.e2eMessages = explicit["e2e-messages"] ?? options.e2eMessages
+        options.e2eRounds = explicit["e2e-rounds"] ?? options.e2eRounds
         options.latencySeconds = explicit["latency-seconds"].map(Double.init) ?? options.latencySeconds
         options.memoryDevices = explicit["memory-devices"] ?? options.memoryDevices
         options.rounds = explicitRounds ?? options.rounds

@@ -6,8 +6,7 @@
 //     (about 90 bytes; each device has its own baselines and small uniform noise). RATE messages a second,
 //     or as fast as the broker takes them for 0. With SPIKE_EVERY > 0, from a device's WARMUP-th message on,
 //     every SPIKE_EVERY-th message of the device carries a temperature 60 degrees off its baseline.
-//     At most WINDOW messages are outstanding (QoS 0: not yet written to the socket; QoS 1: not yet PUBACKed),
-//     so the publisher's memory stays bounded. Prints `sent=N seconds=T rate=R` once every message is out.
+//     At most WINDOW_QOS0 / WINDOW_QOS1 messages are outstanding, so the publisher's memory stays bounded. Prints `sent=N seconds=T rate=R` once every message is out.
 //
 //   mqtt_peer sub HOST PORT QOS FILTER COUNT IDLE_SECONDS
 //     The raw subscriber: MQTT 5 with TCP_NODELAY like Vigil's client, subscribes to FILTER at QOS, prints
@@ -25,7 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WINDOW 100000
+// Outstanding messages at most: QoS 0, not yet written to the socket; QoS 1, not yet PUBACKed (libmosquitto
+// keeps in-flight messages in a list it searches on every PUBACK, so a large QoS 1 window costs O(n) an ack).
+#define WINDOW_QOS0 100000
+#define WINDOW_QOS1 1000
 
 static atomic_long done_count;  // pub: messages out (on_publish); sub: messages received
 static atomic_int subscribed;
@@ -105,7 +107,8 @@ static int publish(const char *host, int port, int qos, long count, long devices
                    long warmup) {
     struct mosquitto *mosq = make_client(0, "vigil-bench-pub");
     mosquitto_publish_callback_set(mosq, on_publish);
-    mosquitto_max_inflight_messages_set(mosq, 0);
+    long window = qos == 0 ? WINDOW_QOS0 : WINDOW_QOS1;
+    mosquitto_max_inflight_messages_set(mosq, (unsigned)window);
     if (mosquitto_connect(mosq, host, port, 60) != MOSQ_ERR_SUCCESS || mosquitto_loop_start(mosq) != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "cannot connect to %s:%d\n", host, port);
         return 1;
@@ -132,7 +135,7 @@ static int publish(const char *host, int port, int qos, long count, long devices
                 if (due - now > 200e-6) usleep(100);
             }
         }
-        while (m - atomic_load(&done_count) >= WINDOW) usleep(50);
+        while (m - atomic_load(&done_count) >= window) usleep(50);
         long d = m % devices;
         long step = m / devices;
         snprintf(topic, sizeof topic, "devices/dev-%06ld/telemetry", d);
