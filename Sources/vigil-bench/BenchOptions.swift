@@ -120,7 +120,8 @@ struct BenchOptions {
                 case "--e2e-rounds": explicit["e2e-rounds"] = number
                 case "--latency-seconds": explicit["latency-seconds"] = number
                 case "--memory-devices": explicit["memory-devices"] = number
-                case "--latency-rate", "--spin-ns": options.latencyRate = Double(number)
+                case "--latency-rate": options.latencyRate = Double(number)
+                case "--spin-ns": options.e2eSpin = number
                 case "--ring-bytes":
                     guard number >= 65536, number & (number - 1) == 0 else {
                         return (nil, "--ring-bytes must be a power of two of at least 65536")
