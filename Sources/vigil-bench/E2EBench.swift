@@ -52,8 +52,8 @@ enum E2EBench {
             return .success(rate)
         }
 
-        /// The raw subscriber beside the publisher: returns the messages it received and its rate.
-        func rawSubscriber(port: Int, qos: Int, count: Int, devices: Int) -> Swift.Result<(received: Int, rate: Double), CReference.Failure> {
+        /// The raw subscriber beside the publisher: returns the messages it received, its rate and its CPU time.
+        func rawSubscriber(port: Int, qos: Int, count: Int, devices: Int) -> Swift.Result<Run, CReference.Failure> {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = ["sub", "127.0.0.1", "\(port)", "\(qos)", E2EBench.filter, "\(count)", "3"]
@@ -73,10 +73,12 @@ enum E2EBench {
             process.waitUntilExit()
             if case .failure(let failure) = published { return .failure(failure) }
             let fields = Self.fields(String(decoding: output, as: UTF8.self))
-            guard let received = fields["received"].flatMap({ Int($0) }), let rate = fields["rate"].flatMap({ Double($0) }) else {
+            guard let received = fields["received"].flatMap({ Int($0) }), let rate = fields["rate"].flatMap({ Double($0) }),
+                let cpu = fields["cpu_seconds"].flatMap({ Double($0) })
+            else {
                 return .failure(.init(message: "raw subscriber: \(String(decoding: output, as: UTF8.self).prefix(300))"))
             }
-            return .success((received, rate))
+            return .success(Run(received: received, rate: rate, cpuSeconds: cpu))
         }
 
         static func fields(_ output: String) -> [String: String] {
@@ -209,6 +211,9 @@ enum E2EBench {
     struct Run {
         var received: Int
         var rate: Double
+        /// CPU seconds of the subscriber's process over the run (all its threads); waiting for a core is not
+        /// counted, so this is the steadier figure on a busy machine.
+        var cpuSeconds: Double
     }
 
     /// Vigil's consumed rate: first message received → `count`-th message processed by a worker.
@@ -220,13 +225,16 @@ enum E2EBench {
             return .failure(.init(message: "vigil: \(error)"))
         }
         defer { service.stop() }
+        let cpuStart = Measure.cpuSeconds()
         if case .failure(let failure) = peer.publish(port: port, qos: qos, count: count, devices: devices) {
             return .failure(failure)
         }
         let done = service.awaitProcessed(count)
+        let cpu = Measure.cpuSeconds() - cpuStart
         let first = service.handler.firstNanos.load(ordering: .relaxed)
         let seconds = Double(done.atNanos - first) / 1e9
-        return .success(Run(received: done.processed, rate: seconds > 0 ? Double(done.processed) / seconds : 0))
+        return .success(
+            Run(received: done.processed, rate: seconds > 0 ? Double(done.processed) / seconds : 0, cpuSeconds: cpu))
     }
 
     static func withBroker<R>(_ body: (Int) -> Swift.Result<R, CReference.Failure>) -> Swift.Result<R, CReference.Failure> {
@@ -248,6 +256,8 @@ enum E2EBench {
             var raw: [Double] = []
             var vigil: [Double] = []
             var ratios: [Double] = []
+            var rawCPU: [Double] = []
+            var vigilCPU: [Double] = []
             var lost = 0
             for round in 1...options.e2eRounds {
                 let tag = "e2e QoS \(qos) round \(round)/\(options.e2eRounds)"
@@ -265,6 +275,8 @@ enum E2EBench {
                     raw.append(r.rate)
                     vigil.append(v.rate)
                     ratios.append(v.rate / r.rate)
+                    rawCPU.append(r.cpuSeconds * 1e6 / Double(max(1, r.received)))
+                    vigilCPU.append(v.cpuSeconds * 1e6 / Double(max(1, v.received)))
                     if qos == 1 { lost += count - v.received }
                     if qos == 1 && r.received != count { report.fail("e2e QoS 1: the raw subscriber received \(r.received) of \(count)") }
                 case (.failure(let failure), _), (_, .failure(let failure)):
@@ -278,6 +290,12 @@ enum E2EBench {
             let ratio = Measure.median(ratios)
             report.add("e2e", "e2e.qos\(qos).ratio", "QoS \(qos): Vigil / raw subscriber", ratio, "x", note: "median of per-round ratios")
             report.addTarget("e2e QoS \(qos), Vigil / raw subscriber", value: ratio, goal: ">= 0.95x", met: ratio >= 0.95)
+            report.add(
+                "e2e", "e2e.qos\(qos).raw.cpu_us_per_msg", "QoS \(qos): raw subscriber, CPU per message", Measure.median(rawCPU),
+                "us/msg", note: "its process, all threads")
+            report.add(
+                "e2e", "e2e.qos\(qos).vigil.cpu_us_per_msg", "QoS \(qos): Vigil, CPU per message", Measure.median(vigilCPU),
+                "us/msg", note: "the bench process: network thread, router, workers, polling")
             if qos == 0 { ceiling = Measure.median(raw) }
             if qos == 1 {
                 report.add("e2e", "e2e.qos1.lost", "QoS 1: messages lost by Vigil", Double(lost), "messages", note: "sent - processed, all rounds")

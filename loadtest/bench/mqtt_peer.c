@@ -11,8 +11,8 @@
 //   mqtt_peer sub HOST PORT QOS FILTER COUNT IDLE_SECONDS
 //     The raw subscriber: MQTT 5 with TCP_NODELAY like Vigil's client, subscribes to FILTER at QOS, prints
 //     `ready` once subscribed, then counts messages and does nothing else with them. Stops at COUNT messages
-//     or after IDLE_SECONDS without one; prints `received=N seconds=T rate=R`, T from the first message to the
-//     last.
+//     or after IDLE_SECONDS without one; prints `received=N seconds=T rate=R cpu_seconds=C`, T from the first
+//     message to the last, C the process's CPU time from the first message on.
 //
 // Build:  cc -O2 -o mqtt_peer mqtt_peer.c -lmosquitto      (vigil-bench does this itself, in a temp dir)
 #include <mosquitto.h>
@@ -33,7 +33,7 @@ static atomic_long done_count;  // pub: messages out (on_publish); sub: messages
 static atomic_int subscribed;
 static atomic_int connected;
 static long sub_target;
-static double first_at, last_at;
+static double first_at, last_at, first_cpu;
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -69,7 +69,12 @@ static void on_message(struct mosquitto *mosq, void *userdata, const struct mosq
     (void)message;
     double now = now_seconds();
     long n = atomic_fetch_add(&done_count, 1) + 1;
-    if (n == 1) first_at = now;
+    if (n == 1) {
+        struct timespec cpu;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+        first_cpu = (double)cpu.tv_sec + (double)cpu.tv_nsec * 1e-9;
+        first_at = now;
+    }
     last_at = now;
 }
 
@@ -200,11 +205,15 @@ static int subscribe(const char *host, int port, int qos, const char *filter, lo
             break;
         }
     }
+    struct timespec cpu;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    double cpu_seconds = (double)cpu.tv_sec + (double)cpu.tv_nsec * 1e-9 - first_cpu;
     mosquitto_disconnect(mosq);
     mosquitto_loop_stop(mosq, false);
     long n = atomic_load(&done_count);
     double seconds = n > 1 ? last_at - first_at : 0;
-    printf("received=%ld seconds=%.6f rate=%.1f\n", n, seconds, seconds > 0 ? (double)n / seconds : 0.0);
+    printf("received=%ld seconds=%.6f rate=%.1f cpu_seconds=%.6f\n", n, seconds, seconds > 0 ? (double)n / seconds : 0.0,
+           cpu_seconds);
     fflush(stdout);
     mosquitto_destroy(mosq);
     return 0;
