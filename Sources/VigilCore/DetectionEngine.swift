@@ -132,9 +132,9 @@ package struct DetectionEngine {
 
     package let settings: DetectionSettings
     private var decoder: PayloadDecoder
-    private var devices = ByteInterner(expectedCount: 1024)
-    private var metricNames = ByteInterner(expectedCount: 64)
-    private var states: [DeviceState] = []
+    var devices = ByteInterner(expectedCount: 1024)
+    var metricNames = ByteInterner(expectedCount: 64)
+    var states: [DeviceState] = []
     /// Seeded, so that eviction (and so a replay) is deterministic.
     private var evictionRandom: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// Per (metric name, profile), at `metric * profiles.count + profile`: which of the profile's metric
@@ -142,7 +142,7 @@ package struct DetectionEngine {
     /// at all (0: it does not).
     private var metricSelection: [UInt8] = []
     private static let judgedBit: UInt8 = 1 << 7
-    private let profiles: [CompiledProfile]
+    let profiles: [CompiledProfile]
     private let scores: ScoreSink?
 
     /// - Parameter scores: receives every sample's score (backtests); nil costs nothing per sample.
@@ -161,7 +161,7 @@ package struct DetectionEngine {
         states.reduce(0) { count, device in count + (isWarming(device) ? 1 : 0) }
     }
 
-    private func isWarming(_ device: DeviceState) -> Bool {
+    func isWarming(_ device: DeviceState) -> Bool {
         let ewma = profiles[device.profile].profile.ewma
         return device.metrics.isEmpty || device.metrics.contains { !$0.ewma.isWarm(ewma) }
     }

@@ -24,9 +24,19 @@ package enum StableHash {
         return string.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
     }
 
-    /// The shard of a device among `count` shards.
+    /// The shard of a device among `count` shards: the hash's low bits.
     @inline(__always)
     package static func shard(of hash: UInt64, count: Int) -> Int {
         Int(truncatingIfNeeded: hash % UInt64(count))
+    }
+
+    /// The Vigil instance that owns a device among `count` instances (`cluster.mode: hash`).
+    ///
+    /// Taken from the hash's high bits (`hash × count / 2⁶⁴`), not its low ones, so that it is independent of
+    /// ``shard(of:count:)``: with the same modulus for both, all the devices an instance owns would land on
+    /// a single one of its shards.
+    @inline(__always)
+    package static func instance(of hash: UInt64, count: Int) -> Int {
+        Int(truncatingIfNeeded: hash.multipliedFullWidth(by: UInt64(count)).high)
     }
 }

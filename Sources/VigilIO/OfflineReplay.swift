@@ -80,6 +80,12 @@ package final class OfflineReplay: Sendable {
         settings.overflow = .block
         settings.sweepInterval = 0  // no wall-clock sweeps: the recording's clock drives them
         settings.wakeEvery = settings.batchSize  // throughput, not latency: wake a sleeping worker once per batch
+        do {
+            // With `cluster.mode: hash`, a backtest of what this instance would see.
+            settings.ownership = try config.cluster.ownership(source: config.origin.source)
+        } catch {
+            throw ReplayError(error.description)
+        }
         let detection: DetectionSettings
         do {
             detection = try config.detectionSettings()
@@ -161,6 +167,7 @@ package final class OfflineReplay: Sendable {
         summary.shards = settings.shards
         summary.messages = Int(sequence)
         summary.processed = snapshot.processed
+        summary.notOwned = snapshot.notOwned
         summary.samples = snapshot.samples
         summary.devices = snapshot.devices
         summary.seconds = seconds

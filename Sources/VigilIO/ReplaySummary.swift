@@ -8,6 +8,8 @@ package struct ReplaySummary: Sendable {
     package var messages = 0
     /// Messages the shard workers processed (routed minus router drops).
     package var processed = 0
+    /// Messages of devices another instance owns (`cluster.mode: hash`), not processed here.
+    package var notOwned = 0
     package var samples = 0
     package var devices = 0
     /// Wall time from the first message read to the last one processed, seconds.
@@ -55,7 +57,7 @@ package struct ReplaySummary: Sendable {
         }
         let span = Double(recordingEnd - recordingStart) / 1e9
         row("recording", "\(TimeFormat.iso8601(Double(recordingStart) / 1e9)) to \(TimeFormat.iso8601(Double(recordingEnd) / 1e9)) (\(Self.decimal(span, 3)) s)")
-        row("messages", "\(messages) read, \(processed) processed")
+        row("messages", "\(messages) read, \(processed) processed" + (notOwned > 0 ? ", \(notOwned) of devices other instances own" : ""))
         row("samples", "\(samples)")
         row("rate", "\(Int(rate.rounded())) msg/s (\(Self.decimal(seconds, 3)) s, \(shards) shard\(shards == 1 ? "" : "s"))")
         row("devices", "\(devices)")

@@ -60,7 +60,7 @@ extension ConfigDecoder {
             report(.typeMismatch, "", root.line, "the top level must be a mapping of settings, found \(describe(root))")
             return nil
         }
-        let known = ["broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log"]
+        let known = ["broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "metrics", "status", "cluster"]
         // The sections that set detector parameters before profiles existed.
         let moved = "detector parameters and episodes are set in detector profiles now: files in `models_dir` "
             + "(models/default.yaml lists every key), chosen per subscription with `profile`"
@@ -95,6 +95,10 @@ extension ConfigDecoder {
         if let log = section(top["log"], known: ["level", "format"]) {
             read(&config.log.level, log["level"])
             read(&config.log.format, log["format"])
+        }
+        decodeObservability(top, into: &config)
+        if let cluster = section(top["cluster"], known: ["mode", "group", "instances", "index", "index_from"]) {
+            decodeCluster(cluster, into: &config.cluster)
         }
         return config
     }

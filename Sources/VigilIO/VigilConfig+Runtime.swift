@@ -4,15 +4,19 @@ package import VigilPipeline
 
 /// Turning a validated configuration into the settings of the parts it configures.
 extension VigilConfig {
-    /// - Parameter cores: used when `pipeline.shards` is 0 (one shard per core).
-    package func pipelineSettings(cores: Int) -> PipelineSettings {
-        PipelineSettings(
+    /// - Parameters:
+    ///   - cores: used when `pipeline.shards` is 0 (one shard per core).
+    ///   - ownership: the devices this instance keeps (``ClusterConfig/ownership(environment:hostname:source:)``).
+    package func pipelineSettings(cores: Int, ownership: DeviceOwnership = .all) -> PipelineSettings {
+        var settings = PipelineSettings(
             shards: pipeline.shards == 0 ? max(1, cores) : pipeline.shards,
             ringCapacity: pipeline.ringCapacity,
             overflow: pipeline.overflow == .block ? .block : .drop,
             maxPayloadBytes: payload.maxBytes,
             sweepInterval: 1
         )
+        settings.ownership = ownership
+        return settings
     }
 
     /// The detection settings, with each subscription's profile read from its file (see ``profiles()``).
@@ -139,7 +143,7 @@ extension VigilConfig {
         options.cleanStart = broker.cleanStart
         options.reconnectMinSeconds = broker.reconnectMinSeconds
         options.reconnectMaxSeconds = broker.reconnectMaxSeconds
-        options.subscriptions = subscriptions.map { ($0.filter, $0.qos) }
+        options.subscriptions = subscriptions.map { (cluster.subscriptionFilter($0.filter), $0.qos) }
         return options
     }
 }

@@ -30,6 +30,12 @@ package struct VigilConfig: Sendable, Equatable {
     package var outputs: OutputsConfig
     /// Logging (`log`).
     package var log: LogConfig
+    /// The HTTP endpoint: Prometheus metrics, health, readiness, inventory (`metrics`).
+    package var metrics = MetricsConfig()
+    /// The MQTT status topic and periodic metrics summary (`status`).
+    package var status = StatusConfig()
+    /// How several instances split the fleet (`cluster`).
+    package var cluster: ClusterConfig
     /// Where the settings were read from; not a setting, and ignored by `==`.
     package var origin: ConfigOrigin
 
@@ -42,6 +48,7 @@ package struct VigilConfig: Sendable, Equatable {
         modelsDir: String = "models",
         outputs: OutputsConfig = OutputsConfig(),
         log: LogConfig = LogConfig(),
+        cluster: ClusterConfig = ClusterConfig(),
         origin: ConfigOrigin = ConfigOrigin()
     ) {
         self.broker = broker
@@ -51,6 +58,7 @@ package struct VigilConfig: Sendable, Equatable {
         self.modelsDir = modelsDir
         self.outputs = outputs
         self.log = log
+        self.cluster = cluster
         self.origin = origin
     }
 }

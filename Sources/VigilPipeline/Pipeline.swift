@@ -22,6 +22,8 @@ package struct PipelineSettings: Sendable {
     /// shared 2-core VM a spinning worker took CPU from the MQTT network thread and made the tail worse (see
     /// docs/benchmarks.md), so workers park at once until a quieter machine shows the spin paying off.
     package static let defaultSpinNanos = 0
+    /// The devices this instance keeps when several instances share a subscription (`cluster.mode: hash`).
+    package var ownership = DeviceOwnership.all
 
     package init(shards: Int, ringCapacity: Int, overflow: OverflowPolicy, maxPayloadBytes: Int, batchSize: Int = 256, sweepInterval: Double = 0) {
         self.shards = shards
@@ -58,7 +60,8 @@ package final class Pipeline: Sendable {
         self.workers = workers
         self.router = Router(
             templates: templates, workers: workers, overflow: settings.overflow,
-            maxPayloadBytes: settings.maxPayloadBytes, observer: observer, wakeEvery: settings.wakeEvery
+            maxPayloadBytes: settings.maxPayloadBytes, observer: observer, wakeEvery: settings.wakeEvery,
+            ownership: settings.ownership
         )
     }
 
@@ -74,6 +77,7 @@ package final class Pipeline: Sendable {
         snapshot.received = router.counters[Router.Counter.received.rawValue]
         snapshot.receivedBytes = router.counters[Router.Counter.receivedBytes.rawValue]
         snapshot.blockedWaits = router.counters[Router.Counter.blockedWaits.rawValue]
+        snapshot.notOwned = router.counters[Router.Counter.notOwned.rawValue]
         for reason in DropReason.allCases {
             var total = router.drops[reason.rawValue]
             for worker in workers { total += worker.drops[reason.rawValue] }
@@ -101,6 +105,8 @@ package struct PipelineSnapshot: Sendable, Equatable {
     package var received = 0
     package var receivedBytes = 0
     package var blockedWaits = 0
+    /// Messages of devices another instance owns (`cluster.mode: hash`).
+    package var notOwned = 0
     package var processed = 0
     package var samples = 0
     package var fired = 0

@@ -18,6 +18,8 @@ package enum OverflowPolicy: String, Sendable {
 package final class Router: Sendable {
     package enum Counter: Int, CaseIterable {
         case received, receivedBytes, blockedWaits
+        /// Messages of devices another instance owns (`cluster.mode: hash`): skipped on purpose, not dropped.
+        case notOwned
     }
 
     package let counters = Counters(count: Counter.allCases.count)
@@ -30,15 +32,19 @@ package final class Router: Sendable {
     private let closed = Atomic<Bool>(false)
     private let observer: any PipelineObserver
     private let wakeEvery: Int
+    private let ownership: DeviceOwnership
 
     /// - Parameter wakeEvery: records per shard between wake-ups of a sleeping worker: 1 live (every record
     ///   is processed at once); a batch in an offline replay (see ``ShardWorker/notify(every:)``).
+    /// - Parameter ownership: the devices this instance keeps; messages of the others are counted under
+    ///   ``Counter/notOwned`` and go no further.
     package init(
         templates: [TopicTemplate], workers: [ShardWorker], overflow: OverflowPolicy, maxPayloadBytes: Int,
-        observer: any PipelineObserver, wakeEvery: Int = 1
+        observer: any PipelineObserver, wakeEvery: Int = 1, ownership: DeviceOwnership = .all
     ) {
         precondition(!templates.isEmpty && !workers.isEmpty && wakeEvery >= 1)
         self.wakeEvery = wakeEvery
+        self.ownership = ownership
         self.templates = templates
         self.workers = workers
         self.overflow = overflow
@@ -96,11 +102,16 @@ package final class Router: Sendable {
     }
 
     private func enqueue(device: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAtNanos: Int64, tag: UInt32, sequence: Int64) {
+        let hash = StableHash.hash(device)
+        guard ownership.owns(hash) else {
+            counters.add(Counter.notOwned.rawValue)
+            return
+        }
         guard payload.count <= maxPayloadBytes else {
             drop(.oversized, device: device)
             return
         }
-        let worker = workers[StableHash.shard(of: StableHash.hash(device), count: workers.count)]
+        let worker = workers[StableHash.shard(of: hash, count: workers.count)]
         guard device.count + payload.count <= worker.ring.maxRecordBytes else {
             drop(.oversized, device: device)
             return

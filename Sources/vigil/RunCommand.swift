@@ -18,6 +18,9 @@ struct RunCommand {
         connects to the configured MQTT broker (reconnecting with exponential backoff while it is away),
         subscribes to the configured filters, scores every message per device and metric, and publishes each
         anomaly event (firing, resolved) as JSON to the anomalies topic. One log line per event on stderr.
+        Serves /metrics (Prometheus), /healthz, /readyz and /devices on metrics.listen (127.0.0.1:9464), keeps a
+        retained online/offline status on vigil/status/{client_id} (offline is the Last Will), and publishes a
+        metrics summary with MTTD per detector on vigil/metrics/{client_id} (docs/observability.md).
         SIGINT or SIGTERM stops it cleanly: intake stops, the rings drain, pending events are published.
         A second signal exits at once.
 
@@ -34,9 +37,11 @@ struct RunCommand {
         let config: VigilConfig
         let password: String?
         let detection: DetectionSettings
+        let ownership: DeviceOwnership
         do {
             config = try VigilConfig.load(path: options["--config"]!)
             password = try config.brokerPassword()
+            ownership = try config.cluster.ownership(source: config.origin.source)
             // Every profile is read and checked here, before anything connects.
             detection = try config.detectionSettings()
         } catch {
@@ -53,7 +58,7 @@ struct RunCommand {
         }
         let logger = Logger(level: level, format: config.log.format == .json ? .json : .text)
         do {
-            let service = try Service(config: config, password: password, detection: detection, logger: logger)
+            let service = try Service(config: config, password: password, detection: detection, ownership: ownership, logger: logger)
             return service.runUntilSignalled()
         } catch {
             logger.error("could not start", [("error", "\(error)")])
@@ -69,18 +74,22 @@ final class Service: Sendable {
     let client: MQTTClient
     let pipeline: Pipeline
     let publisher: AnomalyPublisher
+    let observability: Observability
     private let stopping = Atomic<Bool>(false)
 
-    init(config: VigilConfig, password: String?, detection: DetectionSettings, logger: Logger) throws {
+    init(config: VigilConfig, password: String?, detection: DetectionSettings, ownership: DeviceOwnership, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        client = try MQTTClient(options: config.clientOptions(password: password))
+        var clientOptions = config.clientOptions(password: password)
+        Observability.addStatusMessages(config: config, to: &clientOptions)
+        client = try MQTTClient(options: clientOptions)
         publisher = AnomalyPublisher(
             client: client, topic: config.outputs.mqtt.topic, qos: config.outputs.mqtt.qos,
             retain: config.outputs.mqtt.retain, logger: logger
         )
-        let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount)
-        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: publisher) { _ in
+        let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount, ownership: ownership)
+        observability = try Observability(config: config, logger: logger, anomalies: AnomalyMetrics(publisher))
+        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: observability.anomalies) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
         }
         logger.info("vigil \(BuildInfo.version) starting", [
@@ -91,7 +100,8 @@ final class Service: Sendable {
             ("ring_bytes", String(settings.ringCapacity)),
             ("overflow", settings.overflow.rawValue),
             ("payload_format", config.payload.format.rawValue),
-            ("filters", config.subscriptions.map(\.filter).joined(separator: ",")),
+            ("filters", config.subscriptions.map { config.cluster.subscriptionFilter($0.filter) }.joined(separator: ",")),
+            ("cluster", config.cluster.mode == .hash ? "hash \(ownership)" : config.cluster.mode.rawValue),
             ("profiles", detection.profiles.map(\.name).joined(separator: ",")),
         ])
     }
@@ -103,6 +113,12 @@ final class Service: Sendable {
             try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
         } catch {
             logger.error("could not start the MQTT client", [("error", error.description)])
+            return 1
+        }
+        do {
+            try observability.start(client: client, pipeline: pipeline, publisher: publisher)
+        } catch {
+            logger.error("could not start the metrics endpoint", [("error", "\(error)")])
             return 1
         }
         var sources: [any DispatchSourceSignal] = []
@@ -132,13 +148,14 @@ final class Service: Sendable {
     func shutdown() -> Int32 {
         client.unsubscribeAll()
         pipeline.drain()
+        observability.stop(client: client)
         let flushed = client.waitForPublishes(timeout: 5)
         client.stop()
         let snapshot = pipeline.snapshot()
         var fields: [(String, String)] = [
             ("received", String(snapshot.received)), ("processed", String(snapshot.processed)),
             ("samples", String(snapshot.samples)), ("devices", String(snapshot.devices)),
-            ("evictions", String(snapshot.evictions)),
+            ("evictions", String(snapshot.evictions)), ("not_owned", String(snapshot.notOwned)),
             // Devices whose baselines are not trustworthy yet (no event can fire from them).
             ("warming", String(pipeline.workers.reduce(0) { $0 + $1.withEngine { $0.warmingDeviceCount } })),
             ("fired", String(snapshot.fired)), ("resolved", String(snapshot.resolved)),
