@@ -41,7 +41,8 @@ struct BenchOptions {
                          reported (default 5; --quick 3).
           --seed N       Corpus seed (default 42).
           --ring-bytes N Ring capacity, a power of two >= 65536 (default 4194304, the configured default).
-          --e2e-messages N   Messages per e2e run (default 100,000; --quick 50,000).
+          --e2e-messages N   Timed messages per e2e run, after an untimed first message per device
+                             (default 100,000; --quick 50,000).
           --e2e-rounds N     e2e rounds, each running raw then Vigil at QoS 0 and at QoS 1; the ratio is the
                              median of the rounds' (default 3; --quick 1).
           --latency-seconds N  Length of the latency run at its fixed rate (default 10; --quick 4).

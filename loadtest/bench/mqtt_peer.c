@@ -8,11 +8,11 @@
 //     every SPIKE_EVERY-th message of the device carries a temperature 60 degrees off its baseline.
 //     At most WINDOW_QOS0 / WINDOW_QOS1 messages are outstanding, so the publisher's memory stays bounded. Prints `sent=N seconds=T rate=R` once every message is out.
 //
-//   mqtt_peer sub HOST PORT QOS FILTER COUNT IDLE_SECONDS
+//   mqtt_peer sub HOST PORT QOS FILTER COUNT IDLE_SECONDS SKIP
 //     The raw subscriber: MQTT 5 with TCP_NODELAY like Vigil's client, subscribes to FILTER at QOS, prints
 //     `ready` once subscribed, then counts messages and does nothing else with them. Stops at COUNT messages
-//     or after IDLE_SECONDS without one; prints `received=N seconds=T rate=R cpu_seconds=C`, T from the first
-//     message to the last, C the process's CPU time from the first message on.
+//     or after IDLE_SECONDS without one; prints `received=N seconds=T rate=R cpu_seconds=C`: N counts every
+//     message, T and C (the process's CPU time) run from message SKIP + 1 to the last, R is (N - SKIP) / T.
 //
 // Build:  cc -O2 -o mqtt_peer mqtt_peer.c -lmosquitto      (vigil-bench does this itself, in a temp dir)
 #include <mosquitto.h>
@@ -34,6 +34,7 @@ static atomic_int subscribed;
 static atomic_int connected;
 static long sub_target;
 static double first_at, last_at, first_cpu;
+static long skip;
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -69,7 +70,7 @@ static void on_message(struct mosquitto *mosq, void *userdata, const struct mosq
     (void)message;
     double now = now_seconds();
     long n = atomic_fetch_add(&done_count, 1) + 1;
-    if (n == 1) {
+    if (n == skip + 1) {
         struct timespec cpu;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
         first_cpu = (double)cpu.tv_sec + (double)cpu.tv_nsec * 1e-9;
@@ -179,6 +180,7 @@ static int publish(const char *host, int port, int qos, long count, long devices
 }
 
 static int subscribe(const char *host, int port, int qos, const char *filter, long count, double idle) {
+    // `skip` is set by main.
     sub_target = count;
     struct mosquitto *mosq = make_client(1, "vigil-bench-sub");
     mosquitto_subscribe_callback_set(mosq, on_subscribe);
@@ -211,9 +213,9 @@ static int subscribe(const char *host, int port, int qos, const char *filter, lo
     mosquitto_disconnect(mosq);
     mosquitto_loop_stop(mosq, false);
     long n = atomic_load(&done_count);
-    double seconds = n > 1 ? last_at - first_at : 0;
-    printf("received=%ld seconds=%.6f rate=%.1f cpu_seconds=%.6f\n", n, seconds, seconds > 0 ? (double)n / seconds : 0.0,
-           cpu_seconds);
+    double seconds = n > skip + 1 ? last_at - first_at : 0;
+    printf("received=%ld seconds=%.6f rate=%.1f cpu_seconds=%.6f\n", n, seconds,
+           seconds > 0 ? (double)(n - skip) / seconds : 0.0, cpu_seconds);
     fflush(stdout);
     mosquitto_destroy(mosq);
     return 0;
@@ -225,11 +227,12 @@ int main(int argc, char **argv) {
         return publish(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atol(argv[6]), atof(argv[7]),
                        atol(argv[8]), atol(argv[9]));
     }
-    if (argc == 8 && strcmp(argv[1], "sub") == 0) {
+    if (argc == 9 && strcmp(argv[1], "sub") == 0) {
+        skip = atol(argv[8]);
         return subscribe(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5], atol(argv[6]), atof(argv[7]));
     }
     fprintf(stderr,
             "usage: mqtt_peer pub HOST PORT QOS COUNT DEVICES RATE SPIKE_EVERY WARMUP\n"
-            "       mqtt_peer sub HOST PORT QOS FILTER COUNT IDLE_SECONDS\n");
+            "       mqtt_peer sub HOST PORT QOS FILTER COUNT IDLE_SECONDS SKIP\n");
     return 64;
 }
