@@ -1,6 +1,6 @@
 # Vigil: `make demo` and `make test` do all set-up on a fresh Debian machine.
 SWIFT ?= swift
-APT_PACKAGES := mosquitto mosquitto-clients libmosquitto-dev libyaml-dev pkg-config prometheus
+APT_PACKAGES := mosquitto mosquitto-clients libmosquitto-dev libyaml-dev libssl-dev pkg-config prometheus prometheus-alertmanager
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release test demo bench clean

@@ -21,6 +21,12 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // HMAC-SHA256 for signed webhooks: OpenSSL's libcrypto, never hand-written crypto.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
 
         // Pure model and detection: Foundation only, no I/O, no threads.
         .target(name: "VigilCore"),
@@ -29,7 +35,7 @@ let package = Package(
         // Rings, partitioning, shard workers.
         .target(name: "VigilPipeline", dependencies: ["VigilCore"]),
         // MQTT, config, logging: everything that touches the outside world.
-        .target(name: "VigilIO", dependencies: ["VigilCore", "VigilPipeline", "CMosquitto", "CYAML"]),
+        .target(name: "VigilIO", dependencies: ["VigilCore", "VigilPipeline", "CMosquitto", "CYAML", "COpenSSL"]),
 
         .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPipeline", "VigilIO"]),
         .executableTarget(name: "vigil-loadgen", dependencies: ["VigilCore", "VigilIO"]),
@@ -48,7 +54,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilSim"]),
         .testTarget(name: "VigilPipelineTests", dependencies: ["VigilPipeline", "VigilCore"]),
         .testTarget(name: "VigilIOTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "TestSupport", "COpenSSL"]),
     ]
 )
 

@@ -60,7 +60,10 @@ extension ConfigDecoder {
             report(.typeMismatch, "", root.line, "the top level must be a mapping of settings, found \(describe(root))")
             return nil
         }
-        let known = ["broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "metrics", "status", "cluster"]
+        let known = [
+            "broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "metrics", "status", "cluster",
+            "state", "outbox", "silences",
+        ]
         // The sections that set detector parameters before profiles existed.
         let moved = "detector parameters and episodes are set in detector profiles now: files in `models_dir` "
             + "(models/default.yaml lists every key), chosen per subscription with `profile`"
@@ -85,13 +88,15 @@ extension ConfigDecoder {
             checkRingCapacity(config, ringField: pipeline?["ring_capacity"], maxBytesField: payload?["max_bytes"])
         }
         read(&config.modelsDir, top["models_dir"], check: { $0.isEmpty ? "must not be empty" : nil })
-        if let outputs = section(top["outputs"], known: ["mqtt"]),
-            let mqtt = section(outputs["mqtt"], known: ["topic", "qos", "retain"])
-        {
+        let outputs = section(top["outputs"], known: Self.outputKeys)
+        if let outputs, let mqtt = section(outputs["mqtt"], known: ["topic", "qos", "retain"]) {
             read(&config.outputs.mqtt.topic, mqtt["topic"], check: MQTTTopicCheck.publishTopic)
             read(&config.outputs.mqtt.qos, mqtt["qos"], range: 0...2)
             read(&config.outputs.mqtt.retain, mqtt["retain"])
         }
+        if let outputs { decodeIncidentOutputs(outputs, into: &config) }
+        decodeState(top, into: &config)
+        config.silences = decodeSilences(top)
         if let log = section(top["log"], known: ["level", "format"]) {
             read(&config.log.level, log["level"])
             read(&config.log.format, log["format"])

@@ -30,6 +30,12 @@ package struct VigilConfig: Sendable, Equatable {
     package var outputs: OutputsConfig
     /// Logging (`log`).
     package var log: LogConfig
+    /// Where state that survives a restart lives (`state`).
+    package var state: StateConfig = StateConfig()
+    /// The HTTP outputs' durable queue (`outbox`).
+    package var outbox: OutboxConfig = OutboxConfig()
+    /// Maintenance windows: matching firing events are not delivered to the incident outputs (`silences`).
+    package var silences: [Silence] = []
     /// The HTTP endpoint: Prometheus metrics, health, readiness, inventory (`metrics`).
     package var metrics = MetricsConfig()
     /// The MQTT status topic and periodic metrics summary (`status`).
@@ -280,6 +286,20 @@ package struct PipelineConfig: Sendable, Equatable {
 package struct OutputsConfig: Sendable, Equatable {
     /// Publishing anomaly events to the broker (`mqtt`).
     package var mqtt: MQTTOutputConfig
+    /// The incident outputs; each is off unless its section is present (see `VigilConfig+Outputs.swift`).
+    package var alertmanager: AlertmanagerOutputConfig?
+    package var pagerduty: PagerDutyOutputConfig?
+    package var webhook: WebhookOutputConfig?
+    package var file: FileOutputConfig?
+    /// Noise control of the incident outputs (`rate_limit`, `flapping`, `severity`).
+    package var rateLimitPerDevice = 0
+    package var rateLimitWindowSeconds = 60
+    package var flappingMaxFires = 0
+    package var flappingWindowSeconds = 600
+    package var severity = SeverityScale()
+
+    /// Whether any incident output (not `mqtt`) is configured.
+    package var hasIncidentOutputs: Bool { alertmanager != nil || pagerduty != nil || webhook != nil || file != nil }
 
     /// Creates an outputs configuration.
     package init(mqtt: MQTTOutputConfig = MQTTOutputConfig()) {

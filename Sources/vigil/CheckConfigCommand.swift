@@ -25,6 +25,7 @@ struct CheckConfigCommand {
             let config = try VigilConfig.load(path: path)
             _ = try config.brokerPassword()
             let detection = try config.detectionSettings()
+            _ = try config.outputSecrets()
             var profiles: [String] = []
             for profile in detection.profiles where !profiles.contains(profile.name) { profiles.append(profile.name) }
             let counts = "\(config.subscriptions.count) subscription(s), profile(s) \(profiles.joined(separator: ", "))"

@@ -37,6 +37,7 @@ struct RunCommand {
         let config: VigilConfig
         let password: String?
         let detection: DetectionSettings
+        let secrets: OutputSecrets
         let ownership: DeviceOwnership
         do {
             config = try VigilConfig.load(path: options["--config"]!)
@@ -44,6 +45,7 @@ struct RunCommand {
             ownership = try config.cluster.ownership(source: config.origin.source)
             // Every profile is read and checked here, before anything connects.
             detection = try config.detectionSettings()
+            secrets = try config.outputSecrets()
         } catch {
             printError(error.description)
             return 1
@@ -58,7 +60,9 @@ struct RunCommand {
         }
         let logger = Logger(level: level, format: config.log.format == .json ? .json : .text)
         do {
-            let service = try Service(config: config, password: password, detection: detection, ownership: ownership, logger: logger)
+            let service = try Service(
+                config: config, password: password, detection: detection, ownership: ownership, secrets: secrets, logger: logger
+            )
             return service.runUntilSignalled()
         } catch {
             logger.error("could not start", [("error", "\(error)")])
@@ -74,10 +78,15 @@ final class Service: Sendable {
     let client: MQTTClient
     let pipeline: Pipeline
     let publisher: AnomalyPublisher
+    /// The incident outputs (Alertmanager, PagerDuty, webhook, file), when any is configured.
+    let outputs: IncidentOutputs?
     let observability: Observability
     private let stopping = Atomic<Bool>(false)
 
-    init(config: VigilConfig, password: String?, detection: DetectionSettings, ownership: DeviceOwnership, logger: Logger) throws {
+    init(
+        config: VigilConfig, password: String?, detection: DetectionSettings, ownership: DeviceOwnership, secrets: OutputSecrets,
+        logger: Logger
+    ) throws {
         self.config = config
         self.logger = logger
         var clientOptions = config.clientOptions(password: password)
@@ -87,8 +96,10 @@ final class Service: Sendable {
             client: client, topic: config.outputs.mqtt.topic, qos: config.outputs.mqtt.qos,
             retain: config.outputs.mqtt.retain, logger: logger
         )
+        let observer: any PipelineObserver
+        (observer, outputs) = try Self.makeObserver(config: config, secrets: secrets, publisher: publisher, logger: logger)
         let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount, ownership: ownership)
-        observability = try Observability(config: config, logger: logger, anomalies: AnomalyMetrics(publisher))
+        observability = try Observability(config: config, logger: logger, anomalies: AnomalyMetrics(observer))
         pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: observability.anomalies) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
         }
@@ -109,6 +120,7 @@ final class Service: Sendable {
     /// Starts, then blocks the main thread serving signals until SIGINT/SIGTERM; returns the exit code.
     func runUntilSignalled() -> Int32 {
         let broker = "\(config.broker.host):\(config.broker.port)"
+        startOutputs()
         do {
             try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
         } catch {
@@ -148,6 +160,7 @@ final class Service: Sendable {
     func shutdown() -> Int32 {
         client.unsubscribeAll()
         pipeline.drain()
+        stopOutputs()
         observability.stop(client: client)
         let flushed = client.waitForPublishes(timeout: 5)
         client.stop()

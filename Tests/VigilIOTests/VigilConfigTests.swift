@@ -294,7 +294,9 @@ import VigilIO
             "max_devices", "max_metrics_per_device", "max_metric_names", "profile", "models_dir", "topic",
             "retain", "level", "enabled", "listen", "bearer_token_file", "max_request_bytes", "timeout_s",
             "max_connections", "max_devices_listed", "metrics_topic", "metrics_interval_s",
-            "mode", "group", "instances", "index", "index_from",
+            "mode", "group", "instances", "index", "index_from", "dir", "retry_min_ms",
+            "retry_max_ms", "timeout_ms", "shutdown_grace_ms", "per_device", "window_s", "max_fires", "error_score",
+            "critical_score", "silences",
         ]
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         for key in keys {
@@ -320,7 +322,7 @@ import VigilIO
             outputs:
               mqtt:
                 topic: t
-              file: /tmp/x
+              slack: /tmp/x
             """
         let found = Self.issues(yaml)
         #expect(
@@ -329,7 +331,7 @@ import VigilIO
                 "4: broker.prot (unknown key)",
                 "8: subscriptions[0].retain (unknown key)",
                 "11: log.colour (unknown key)",
-                "15: outputs.file (unknown key)",
+                "15: outputs.slack (unknown key)",
             ]
         )
         #expect(found[0].message == "unknown key; did you mean `broker`?")

@@ -18,6 +18,11 @@ extension MetricsRegistry {
             let snapshot = pipeline.snapshot()
             writer.counter("vigil_messages_received_total", help: "Messages handed to the router by the MQTT client.", value: Double(snapshot.received))
             writer.counter("vigil_received_bytes_total", help: "Payload bytes of the messages received.", value: Double(snapshot.receivedBytes))
+            writer.counter(
+                "vigil_messages_not_owned_total",
+                help: "Messages of devices another instance owns (cluster.mode: hash), skipped on purpose.",
+                value: Double(snapshot.notOwned)
+            )
             writer.counter("vigil_messages_processed_total", help: "Messages taken off the rings by the shard workers.", value: Double(snapshot.processed))
             let consumerRejections = snapshot.dropped.filter { $0.key.rawValue > DropReason.shutdown.rawValue && $0.key != .metricLimit }
             let decoded = snapshot.processed - consumerRejections.values.reduce(0, +)
