@@ -48,9 +48,13 @@ let package = Package(
         .executableTarget(name: "vigil-loadgen", dependencies: ["VigilCore", "VigilSim", "VigilIO"]),
 
         // Benchmarks behind `make bench`. CBenchAlloc defines malloc and friends in the executable to count
-        // allocations per message (see its header); it is linked into vigil-bench only.
+        // allocations per message (see its header); it is linked into vigil-bench only. TestSupport gives the e2e
+        // modes the same loopback mosquitto the tests start.
         .target(name: "CBenchAlloc"),
-        .executableTarget(name: "vigil-bench", dependencies: ["VigilCore", "VigilPipeline", "VigilSim", "CBenchAlloc"]),
+        .executableTarget(
+            name: "vigil-bench",
+            dependencies: ["VigilCore", "VigilPipeline", "VigilIO", "VigilSim", "CBenchAlloc", "TestSupport"]
+        ),
 
         // Shared test helpers: a real mosquitto on a free loopback port, temp dirs, waiting on conditions.
         .target(name: "TestSupport", dependencies: ["VigilIO"], path: "Tests/TestSupport"),

@@ -127,6 +127,8 @@ package struct DetectionEngine {
 
     /// Bytes of detector and episode state per (device, metric): the figure issue 3 bounds at 256.
     package static var metricStateBytes: Int { MemoryLayout<MetricState>.stride }
+    /// Bytes of per-device state outside its metrics (the metrics array is a separate heap object).
+    package static var deviceStateBytes: Int { MemoryLayout<DeviceState>.stride }
 
     package let settings: DetectionSettings
     private var decoder: PayloadDecoder

@@ -16,6 +16,12 @@ package struct PipelineSettings: Sendable {
     /// Records per shard between wake-ups of a sleeping worker: 1 live; a batch offline, where intake always
     /// ends with ``Pipeline/drain()`` (``ShardWorker/notify(every:)``).
     package var wakeEvery = 1
+    /// Nanoseconds an idle worker polls its ring before parking (``ShardWorker``, "Spin, then park").
+    package var spinNanos = PipelineSettings.defaultSpinNanos
+    /// The spin used unless a caller sets another: none. `vigil-bench latency` measures 0 against 20 µs; on the
+    /// shared 2-core VM a spinning worker took CPU from the MQTT network thread and made the tail worse (see
+    /// docs/benchmarks.md), so workers park at once until a quieter machine shows the spin paying off.
+    package static let defaultSpinNanos = 0
     /// The devices this instance keeps when several instances share a subscription (`cluster.mode: hash`).
     package var ownership = DeviceOwnership.all
 
@@ -47,7 +53,8 @@ package final class Pipeline: Sendable {
         for shard in 0..<settings.shards {
             workers.append(ShardWorker(
                 index: shard, ringCapacity: settings.ringCapacity, batchSize: settings.batchSize,
-                sweepInterval: settings.sweepInterval, engine: makeEngine(shard), observer: observer
+                sweepInterval: settings.sweepInterval, spinNanos: settings.spinNanos, engine: makeEngine(shard),
+                observer: observer
             ))
         }
         self.workers = workers

@@ -21,6 +21,9 @@ enum BenchCommand {
             progress("WARNING: built without optimisation; the figures mean nothing (the hot path even allocates)")
         }
 
+        // Before the corpus exists, so that the RSS figures are the engine's.
+        if options.modes.contains(.memory) { MemoryBench.run(options: options, report: report) }
+
         var corpus: Corpus?
         if !options.modes.isDisjoint(with: [.decode, .ring, .replay]) {
             progress(
@@ -59,6 +62,22 @@ enum BenchCommand {
             ReplayBench.run(corpus: corpus, options: options, report: report, reference: reference)
         }
         if options.modes.contains(.alloc) { AllocBench.run(options: options, report: report) }
+        if !options.modes.isDisjoint(with: [.e2e, .latency]) {
+            let directory = makeTemporaryDirectory()
+            defer { if let directory { try? FileManager.default.removeItem(atPath: directory) } }
+            switch directory.map({ E2EBench.Peer.prepare(root: root, directory: $0) }) {
+            case .success(let peer):
+                var ceiling: Double?
+                if options.modes.contains(.e2e) {
+                    ceiling = E2EBench.run(peer: peer, options: options, report: report, root: root)
+                }
+                if options.modes.contains(.latency) {
+                    E2EBench.latency(peer: peer, ceiling: ceiling, options: options, report: report, root: root)
+                }
+            case .failure(let failure): report.fail("e2e: \(failure.message)")
+            case nil: report.fail("e2e: could not create a temp directory")
+            }
+        }
         if options.modes.contains(.quality) { QualityBench.run(options: options, report: report) }
 
         report.environment.loadEnd = loadAverage()

@@ -1,13 +1,14 @@
 import Foundation
+import VigilPipeline
 
-/// What `vigil-bench` was asked to do: `vigil-bench [all|replay|decode|ring|alloc|quality] [FLAGS]`.
+/// What `vigil-bench` was asked to do: `vigil-bench [MODE] [FLAGS]` (see ``help``).
 struct BenchOptions {
     enum Mode: String, CaseIterable {
-        case all, replay, decode, ring, alloc, quality
+        case all, replay, decode, ring, alloc, e2e, latency, memory, quality
     }
 
     static let help = """
-        USAGE: vigil-bench [all|replay|decode|ring|alloc|quality] [FLAGS]
+        USAGE: vigil-bench [all|replay|decode|ring|alloc|e2e|latency|memory|quality] [FLAGS]
 
         Benchmarks Vigil's hot path on a generated corpus of ~90-byte JSON telemetry (one message per device per
         step, 4 metrics and an epoch-ms "ts" each, fixed seed) and prints a table; also writes it as JSON.
@@ -18,6 +19,17 @@ struct BenchOptions {
           replay   The corpus through Router + Pipeline with 1 and with 2 shards, one producer thread, overflow
                    block; the same corpus through a C reference (cc -O2, built at run time) for the ratio.
           alloc    Heap allocations per message in steady state: decode, engine, router + ring + worker.
+          e2e      Through a real mosquitto on a loopback port, QoS 0 and QoS 1: a C libmosquitto publisher
+                   (loadtest/bench/mqtt_peer.c, cc -O2 at run time) floods ~90-byte JSON for --devices devices;
+                   a raw C subscriber that only counts, then Vigil (MQTTClient + RouterHandler + Pipeline +
+                   AnomalyPublisher as `vigil run` builds them, default profile), one after the other, each with
+                   a fresh broker: consumed rates and the ratio Vigil / raw; at QoS 1, messages lost (must be 0).
+          latency  Receive -> anomaly event handed to the MQTT client, p50/p99/p99.9, at a fixed publish rate of
+                   half the raw subscriber's QoS 0 rate (from e2e, else measured first); 1,000 devices, each
+                   spiking every 25th message after 40 (thousands of events). Run twice: workers that park
+                   as soon as their ring is empty (the default), then workers that spin 20 us first.
+          memory   RSS before and after one engine tracks --memory-devices devices x 4 metrics (default profile):
+                   bytes per device-metric. Runs first, before the corpus exists.
           quality  Detection quality on a labelled synthetic fleet (VigilSim), default profile: recall, time to
                    detect and false alarms per anomaly kind (not part of `all`: it measures answers, not speed).
 
@@ -29,13 +41,23 @@ struct BenchOptions {
                          reported (default 5; --quick 3).
           --seed N       Corpus seed (default 42).
           --ring-bytes N Ring capacity, a power of two >= 65536 (default 4194304, the configured default).
+          --e2e-messages N   Timed messages per e2e run, after an untimed first message per device
+                             (default 100,000; --quick 50,000).
+          --e2e-rounds N     e2e rounds, each running raw then Vigil at QoS 0 and at QoS 1; the ratio is the
+                             median of the rounds' (default 3; --quick 1).
+          --latency-seconds N  Length of the latency run at its fixed rate (default 10; --quick 4).
+          --latency-rate N   Publish rate of the latency run, messages a second (default: half the ceiling).
+          --spin-ns N        Workers' spin before parking in e2e runs, ns (default: the shipped default).
+          --memory-devices N Devices in the memory mode (default 1,000,000; --quick 100,000).
           --out PATH     Where to write the JSON (default loadtest/out/bench.json in the repository).
           -h, --help     Show this help.
 
         Set VIGIL_BENCH_ALLOC_TRACE=N to print a backtrace for the first N allocations of each alloc measurement.
         """
 
-    var modes: Set<Mode> = [.decode, .ring, .replay, .alloc]
+    static let allModes: Set<Mode> = [.decode, .ring, .replay, .alloc, .e2e, .latency, .memory]
+
+    var modes: Set<Mode> = allModes
     var messages = 5_000_000
     var devices = 100_000
     var quick = false
@@ -44,6 +66,18 @@ struct BenchOptions {
     var output: String?
     /// Bytes per ring in the replay, ring and alloc modes (the configured default, `pipeline.ring_capacity`).
     var ringBytes = 4 << 20
+    var e2eMessages = 100_000
+    var e2eRounds = 3
+    var latencySeconds = 10.0
+    /// Devices in the latency run: few enough that each warms up (30 samples) within a second or two.
+    var latencyDevices = 1000
+    var memoryDevices = 1_000_000
+    /// The workers' spin before parking in the latency runs, nanoseconds: none (the default), then 20 µs.
+    /// The latency run's publish rate; nil for half the measured ceiling.
+    var latencyRate: Double?
+    /// The workers' spin in e2e runs; nil for the default.
+    var e2eSpin: Int?
+    var latencySpins = [0, 20_000]
 
     /// Decode runs timed after the warm-up (each decodes the whole sample).
     var decodeRuns: Int { quick ? 50 : 200 }
@@ -58,6 +92,7 @@ struct BenchOptions {
         var explicitMessages: Int?
         var explicitDevices: Int?
         var explicitRounds: Int?
+        var explicit: [String: Int] = [:]
         var modeSeen = false
         var index = 0
         func nextValue() -> String? {
@@ -71,9 +106,10 @@ struct BenchOptions {
                 return (nil, nil)
             case "--quick":
                 options.quick = true
-            case "--messages", "--devices", "--rounds", "--seed", "--ring-bytes":
+            case "--messages", "--devices", "--rounds", "--seed", "--ring-bytes", "--e2e-messages", "--e2e-rounds",
+                "--latency-seconds", "--memory-devices", "--latency-rate", "--spin-ns":
                 guard let text = nextValue(), let number = Int(text.replacingOccurrences(of: "_", with: "")),
-                    number >= 1
+                    number >= (argument == "--spin-ns" ? 0 : 1)
                 else {
                     return (nil, "\(argument) needs a positive integer")
                 }
@@ -81,6 +117,12 @@ struct BenchOptions {
                 case "--messages": explicitMessages = number
                 case "--devices": explicitDevices = number
                 case "--rounds": explicitRounds = number
+                case "--e2e-messages": explicit["e2e-messages"] = number
+                case "--e2e-rounds": explicit["e2e-rounds"] = number
+                case "--latency-seconds": explicit["latency-seconds"] = number
+                case "--memory-devices": explicit["memory-devices"] = number
+                case "--latency-rate": options.latencyRate = Double(number)
+                case "--spin-ns": options.e2eSpin = number
                 case "--ring-bytes":
                     guard number >= 65536, number & (number - 1) == 0 else {
                         return (nil, "--ring-bytes must be a power of two of at least 65536")
@@ -100,7 +142,7 @@ struct BenchOptions {
                     )
                 }
                 modeSeen = true
-                options.modes = mode == .all ? [.decode, .ring, .replay, .alloc] : [mode]
+                options.modes = mode == .all ? allModes : [mode]
             }
             index += 1
         }
@@ -108,7 +150,15 @@ struct BenchOptions {
             options.messages = 200_000
             options.devices = 10_000
             options.rounds = 3
+            options.e2eMessages = 50_000
+            options.e2eRounds = 1
+            options.latencySeconds = 4
+            options.memoryDevices = 100_000
         }
+        options.e2eMessages = explicit["e2e-messages"] ?? options.e2eMessages
+        options.e2eRounds = explicit["e2e-rounds"] ?? options.e2eRounds
+        options.latencySeconds = explicit["latency-seconds"].map(Double.init) ?? options.latencySeconds
+        options.memoryDevices = explicit["memory-devices"] ?? options.memoryDevices
         options.rounds = explicitRounds ?? options.rounds
         options.messages = explicitMessages ?? options.messages
         options.devices = explicitDevices ?? options.devices

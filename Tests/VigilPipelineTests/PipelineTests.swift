@@ -202,4 +202,30 @@ final class RecordingObserver: PipelineObserver {
         #expect(snapshot.devices == 1)
         #expect(snapshot.droppedTotal == 0)
     }
+
+    /// Workers that spin before parking still wake for every message: bursts separated by idle gaps longer
+    /// than the spin (so the worker parks between them), each awaited without `drain()`.
+    @Test(arguments: [0, 50_000])
+    func workersThatSpinThenParkProcessEveryBurst(spinNanos: Int) {
+        var settings = PipelineSettings(shards: 2, ringCapacity: 1 << 16, overflow: .block, maxPayloadBytes: 1024)
+        settings.spinNanos = spinNanos
+        let detection = DetectionSettings(profile: DetectorProfile(ewma: .init(halfLife: 20, warmup: 10)))
+        let pipeline = Pipeline(settings: settings, templates: [Self.template], observer: RecordingObserver()) { _ in
+            DetectionEngine(settings: detection, decoder: PayloadDecoder(limits: PayloadLimits(), timestampField: "ts", timestampUnit: .seconds))
+        }
+        var expected = 0
+        for burst in 0..<20 {
+            for device in 0..<(1 + burst % 3) {
+                Self.route(pipeline, device: "d-\(device)", payload: "{\"ts\": \(burst), \"v\": 1}")
+                expected += 1
+            }
+            // Await the burst (a condition, with a generous deadline), then stay idle past the spin.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while pipeline.snapshot().processed < expected && ContinuousClock.now < deadline { usleep(100) }
+            #expect(pipeline.snapshot().processed == expected)
+            usleep(200)
+        }
+        pipeline.drain()
+        #expect(pipeline.snapshot().processed == expected)
+    }
 }
