@@ -16,6 +16,18 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        // OpenSSL: libssl for the broker's TLS context (a server name other than the host), libcrypto.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // zlib, for the CRC-32 of checkpoint files.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .systemLibrary(
             name: "CYAML",
             pkgConfig: "yaml-0.1",
@@ -29,7 +41,7 @@ let package = Package(
         // Rings, partitioning, shard workers.
         .target(name: "VigilPipeline", dependencies: ["VigilCore"]),
         // MQTT, config, logging: everything that touches the outside world.
-        .target(name: "VigilIO", dependencies: ["VigilCore", "VigilPipeline", "CMosquitto", "CYAML"]),
+        .target(name: "VigilIO", dependencies: ["VigilCore", "VigilPipeline", "CMosquitto", "CYAML", "COpenSSL", "CZlib"]),
 
         .executableTarget(name: "vigil", dependencies: ["VigilCore", "VigilPipeline", "VigilIO"]),
         .executableTarget(name: "vigil-loadgen", dependencies: ["VigilCore", "VigilIO"]),

@@ -130,17 +130,17 @@ package struct DetectionEngine {
 
     package let settings: DetectionSettings
     private var decoder: PayloadDecoder
-    private var devices = ByteInterner(expectedCount: 1024)
-    private var metricNames = ByteInterner(expectedCount: 64)
-    private var states: [DeviceState] = []
+    var devices = ByteInterner(expectedCount: 1024)
+    var metricNames = ByteInterner(expectedCount: 64)
+    var states: [DeviceState] = []
     /// Seeded, so that eviction (and so a replay) is deterministic.
     private var evictionRandom: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// Per (metric name, profile), at `metric * profiles.count + profile`: which of the profile's metric
     /// detectors judge that metric (bit `DetectorKind.rawValue`), plus ``judgedBit`` when the profile judges it
     /// at all (0: it does not).
-    private var metricSelection: [UInt8] = []
+    var metricSelection: [UInt8] = []
     private static let judgedBit: UInt8 = 1 << 7
-    private let profiles: [CompiledProfile]
+    let profiles: [CompiledProfile]
     private let scores: ScoreSink?
 
     /// - Parameter scores: receives every sample's score (backtests); nil costs nothing per sample.
@@ -159,7 +159,7 @@ package struct DetectionEngine {
         states.reduce(0) { count, device in count + (isWarming(device) ? 1 : 0) }
     }
 
-    private func isWarming(_ device: DeviceState) -> Bool {
+    func isWarming(_ device: DeviceState) -> Bool {
         let ewma = profiles[device.profile].profile.ewma
         return device.metrics.isEmpty || device.metrics.contains { !$0.ewma.isWarm(ewma) }
     }
@@ -425,7 +425,7 @@ package struct DetectionEngine {
     }
 
     /// The ``metricSelection`` entry of metric `name` under `profile`.
-    private static func selection(of name: String, by profile: DetectorProfile) -> UInt8 {
+    static func selection(of name: String, by profile: DetectorProfile) -> UInt8 {
         guard profile.judges(metric: name) else { return 0 }
         var selection = judgedBit
         for kind in DetectorKind.allCases where !kind.isDeviceLevel && profile.judges(metric: name, with: kind) {

@@ -10,20 +10,24 @@ struct RunCommand {
     static let flags = [
         Flag(name: "--config", valueName: "PATH", required: true),
         Flag(name: "--log-level", valueName: "LEVEL", required: false),
+        Flag(name: "--model", valueName: "FILE", required: false),
     ]
     static let help = """
-        USAGE: vigil run --config PATH [--log-level LEVEL]
+        USAGE: vigil run --config PATH [--log-level LEVEL] [--model FILE]
 
         Reads the configuration and every detector profile it names (any problem: exit 1 before connecting),
         connects to the configured MQTT broker (reconnecting with exponential backoff while it is away),
         subscribes to the configured filters, scores every message per device and metric, and publishes each
         anomaly event (firing, resolved) as JSON to the anomalies topic. One log line per event on stderr.
-        SIGINT or SIGTERM stops it cleanly: intake stops, the rings drain, pending events are published.
-        A second signal exits at once.
+        With state.dir set, learned baselines are loaded from its checkpoint at start and written back every
+        state.checkpoint_interval_s and at a clean stop (docs/reliability.md).
+        SIGINT or SIGTERM stops it cleanly within shutdown_timeout_s: intake stops, the rings drain, pending
+        events are published, a checkpoint is written. A second signal exits at once.
 
         FLAGS:
           --config PATH       The YAML configuration file (see config.yaml.example).
           --log-level LEVEL   debug | info | warning | error; overrides log.level.
+          --model FILE        Start from a model written by `vigil train` when state.dir has no checkpoint.
 
         EXIT STATUS: 0 after a clean stop, 1 on a configuration or start-up error, 64 bad command line.
         """
@@ -53,7 +57,10 @@ struct RunCommand {
         }
         let logger = Logger(level: level, format: config.log.format == .json ? .json : .text)
         do {
+            for warning in config.warnings { logger.warning(warning) }
             let service = try Service(config: config, password: password, detection: detection, logger: logger)
+            let start = service.checkpoints.load(model: options["--model"], detection: detection, config: config)
+            logger.info("baselines", [("start", start)])
             return service.runUntilSignalled()
         } catch {
             logger.error("could not start", [("error", "\(error)")])
@@ -69,6 +76,7 @@ final class Service: Sendable {
     let client: MQTTClient
     let pipeline: Pipeline
     let publisher: AnomalyPublisher
+    let checkpoints: CheckpointKeeper
     private let stopping = Atomic<Bool>(false)
 
     init(config: VigilConfig, password: String?, detection: DetectionSettings, logger: Logger) throws {
@@ -83,6 +91,7 @@ final class Service: Sendable {
         pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: publisher) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
         }
+        checkpoints = CheckpointKeeper(config: config, pipeline: pipeline, logger: logger)
         logger.info("vigil \(BuildInfo.version) starting", [
             ("broker", "\(config.broker.host):\(config.broker.port)"),
             ("protocol", config.broker.protocolVersion.rawValue),
@@ -105,6 +114,7 @@ final class Service: Sendable {
             logger.error("could not start the MQTT client", [("error", error.description)])
             return 1
         }
+        checkpoints.start()
         var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
@@ -122,6 +132,7 @@ final class Service: Sendable {
             exit(130)
         }
         logger.info("stopping", [("signal", signalNumber == SIGTERM ? "SIGTERM" : "SIGINT")])
+        armShutdownDeadline()
         // Off the main queue, so that a second signal is still served while we drain.
         DispatchQueue.global().async { [self] in
             exit(self.shutdown())
@@ -130,8 +141,10 @@ final class Service: Sendable {
 
     /// Stops intake, drains the rings, waits for pending publishes, disconnects. Returns the exit code.
     func shutdown() -> Int32 {
-        client.unsubscribeAll()
+        // A persistent session keeps its subscriptions, so the broker queues what arrives while Vigil is down.
+        if config.broker.cleanStart { client.unsubscribeAll() }
         pipeline.drain()
+        let checkpointed = checkpoints.finish()
         let flushed = client.waitForPublishes(timeout: 5)
         client.stop()
         let snapshot = pipeline.snapshot()
@@ -154,6 +167,6 @@ final class Service: Sendable {
         }
         if !flushed { logger.warning("stopped with anomaly events not acknowledged by the broker", [("pending", String(client.unacknowledgedPublishes))]) }
         logger.info("stopped", fields)
-        return 0
+        return checkpointed ? 0 : 1
     }
 }

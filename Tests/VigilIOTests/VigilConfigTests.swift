@@ -63,7 +63,12 @@ import VigilIO
         #expect(config.broker.username == nil)
         #expect(config.broker.passwordFile == nil)
         #expect(config.broker.keepaliveSeconds == 30)
-        #expect(config.broker.cleanStart == true)
+        #expect(config.broker.cleanStart == false)
+        #expect(config.broker.sessionExpirySeconds == 3600)
+        #expect(config.broker.receiveMaximum == 1000)
+        #expect(config.broker.tls == nil)
+        #expect(config.state == StateConfig(dir: nil, checkpointIntervalSeconds: 60))
+        #expect(config.shutdownTimeoutSeconds == 10)
         #expect(config.broker.reconnectMinSeconds == 1)
         #expect(config.broker.reconnectMaxSeconds == 30)
         #expect(
@@ -292,7 +297,8 @@ import VigilIO
             "reconnect_min_s", "reconnect_max_s", "filter", "device", "qos", "format", "timestamp_field",
             "timestamp_unit", "max_bytes", "max_depth", "max_fields", "shards", "ring_capacity", "overflow",
             "max_devices", "max_metrics_per_device", "max_metric_names", "profile", "models_dir", "topic",
-            "retain", "level",
+            "retain", "level", "password", "session_expiry_s", "receive_maximum", "dir", "checkpoint_interval_s",
+            "shutdown_timeout_s",
         ]
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         for key in keys {
