@@ -14,6 +14,7 @@ enum VigilCommand {
         COMMANDS:
           run            Subscribe to the configured broker, score every message, publish anomaly events.
           replay         Run recordings (JSONL or CSV) through the pipeline offline: a backtest with scores and events.
+          train          Learn baselines from recordings offline and write them as a model for `run --model`.
           check-config   Validate a configuration file; exit 0 when valid, 1 with every problem otherwise.
           version        Print the version.
 
@@ -37,6 +38,8 @@ enum VigilCommand {
             return parse(rest, help: RunCommand.help, flags: RunCommand.flags).map { RunCommand(options: $0).run() } ?? usageError
         case "replay":
             return parse(rest, help: ReplayCommand.help, flags: ReplayCommand.flags, positionals: true).map { ReplayCommand(options: $0).run() } ?? usageError
+        case "train":
+            return parse(rest, help: TrainCommand.help, flags: TrainCommand.flags, positionals: true).map { TrainCommand(options: $0).run() } ?? usageError
         case "check-config":
             return parse(rest, help: CheckConfigCommand.help, flags: CheckConfigCommand.flags).map { CheckConfigCommand(options: $0).run() } ?? usageError
         default:
