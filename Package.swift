@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilSim"]),
         .testTarget(name: "VigilPipelineTests", dependencies: ["VigilPipeline", "VigilCore"]),
         .testTarget(name: "VigilIOTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "VigilPipeline", "TestSupport"]),
     ]
 )
 

@@ -199,3 +199,8 @@ package struct CheckpointFile: Sendable {
         return rename(path, aside) == 0 ? aside : nil
     }
 }
+
+extension CheckpointFile {
+    /// The checksum the file format uses, for the checkpoint fuzzer (which fixes up its inputs' trailers).
+    package static func fuzzingCRC(_ bytes: UnsafeRawBufferPointer) -> UInt32 { crc32(bytes) }
+}

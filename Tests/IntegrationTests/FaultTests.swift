@@ -153,6 +153,36 @@ struct FaultTests {
         #expect(try CheckpointFile.load(path: state.appendingPathComponent("state.vigilckpt").path) != nil)
     }
 
+    @Test func sigtermUnderFullLoadExitsCleanlyWithinTheBound() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let folder = try TemporaryDirectory("vigil-fault")
+        let state = folder.url.appendingPathComponent("state")
+        let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", try Self.writeConfig(broker: broker, state: state)])
+        #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        let publisher = try MQTTClient(options: MQTTClientOptions(host: "127.0.0.1", port: broker.port, clientID: "fault-load"))
+        try publisher.start(handler: nil)
+        defer { publisher.stop() }
+        let start = Date().timeIntervalSince1970 - 100_000
+        // Full rate from a second thread while the signal comes.
+        let done = Awaitable<Bool>(false)
+        Thread.detachNewThread {
+            for index in 0..<40_000 {
+                let payload = "{\"ts\": \(Int64((start + Double(index / 200)) * 1000)), \"temperature\": \(20 + Double(index % 7) / 10)}"
+                try? publisher.publish(topic: "devices/l-\(index % 200)/telemetry", payload: payload, qos: 1)
+            }
+            done.update { $0 = true }
+        }
+        #expect(vigil.output.wait(timeout: 20) { $0.contains("checkpoint written reason=periodic") }.satisfied)
+        vigil.signal(SIGTERM)
+        // The bound is shutdown_timeout_s (20 here); a clean stop takes far less.
+        #expect(vigil.waitForExit(timeout: 25) == 0, "\(vigil.output.current)")
+        let log = vigil.output.current
+        #expect(log.contains("checkpoint written reason=shutdown"), "\(log)")
+        #expect(try CheckpointFile.load(path: state.appendingPathComponent("state.vigilckpt").path) != nil)
+        _ = done.wait(timeout: 30) { $0 }
+    }
+
     @Test func trainWritesAModelThatRunLoads() throws {
         let broker = try Broker()
         defer { broker.stop() }
