@@ -321,7 +321,9 @@ package final class MQTTClient: Sendable {
     package func waitForPublishes(timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while unacknowledgedPublishes > 0 {
-            if Date() >= deadline || !isConnected { return unacknowledgedPublishes <= 0 }
+            // Not cut short while disconnected: a reconnect resends what is pending (and a client that has just
+            // started has not had its CONNACK yet).
+            if Date() >= deadline { return unacknowledgedPublishes <= 0 }
             usleep(2_000)
         }
         return true

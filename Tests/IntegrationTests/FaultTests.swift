@@ -117,8 +117,8 @@ struct FaultTests {
         vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
         #expect(vigil.waitForOutput(containing: "loaded checkpoint"), "\(vigil.output.current)")
         #expect(vigil.output.current.contains("devices=20 skipped=0"), "\(vigil.output.current)")
-        #expect(vigil.output.current.contains("start=warm"))
         #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        #expect(vigil.output.current.contains("start=warm"))
         // Normal traffic after the restart, continuing each device's signal: no warm-up, no false alarms.
         for device in devices {
             for payload in Self.samples(device: device, count: 40, start: start, offset: 100) {
