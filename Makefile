@@ -1,6 +1,6 @@
 # Vigil: `make demo` and `make test` do all set-up on a fresh Debian machine.
 SWIFT ?= swift
-APT_PACKAGES := mosquitto mosquitto-clients libmosquitto-dev libyaml-dev pkg-config libssl-dev zlib1g-dev openssl
+APT_PACKAGES := mosquitto mosquitto-clients libmosquitto-dev libyaml-dev pkg-config prometheus libssl-dev zlib1g-dev openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release test demo bench chaos fuzz clean

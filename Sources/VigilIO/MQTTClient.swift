@@ -53,6 +53,27 @@ package struct MQTTClientOptions: Sendable {
         }
     }
 
+    /// The Last Will: the broker publishes it when the connection ends without a DISCONNECT (a crash, a
+    /// SIGKILL, a network loss noticed by keep-alive).
+    package var will: Message? = nil
+    /// Published on every successful connect, before subscribing (a retained `online` status).
+    package var birth: Message? = nil
+
+    /// One message to publish: a will or a birth message.
+    package struct Message: Sendable {
+        package var topic: String
+        package var payload: String
+        package var qos: Int
+        package var retain: Bool
+
+        package init(topic: String, payload: String, qos: Int, retain: Bool) {
+            self.topic = topic
+            self.payload = payload
+            self.qos = qos
+            self.retain = retain
+        }
+    }
+
     package init(host: String, port: Int, clientID: String) {
         self.host = host
         self.port = port
@@ -95,6 +116,9 @@ package final class MQTTClient: Sendable {
         let options: MQTTClientOptions
         let handler: Mutex<(any MQTTClientHandler)?> = Mutex(nil)
         let connected = Atomic<Bool>(false)
+        let subscribed = Atomic<Bool>(false)
+        /// Filters granted since the last connect.
+        let subscriptionsGranted = Atomic<Int>(0)
         let connects = Atomic<Int>(0)
         let published = Atomic<Int>(0)
         let acknowledged = Atomic<Int>(0)
@@ -141,6 +165,13 @@ package final class MQTTClient: Sendable {
                 try mosquitto_username_pw_set(handle, options.username, options.password).mosquittoCheck()
             }
             if let tls = options.tls { try Self.configureTLS(handle, tls, host: options.host) }
+            if let will = options.will {
+                // Set before the first connect; libmosquitto sends it in every CONNECT (MQTT 3.1.1 and 5 alike).
+                var payload = will.payload
+                try payload.withUTF8 { bytes in
+                    mosquitto_will_set(handle, will.topic, Int32(bytes.count), bytes.baseAddress, Int32(will.qos), will.retain)
+                }.mosquittoCheck()
+            }
         } catch {
             mosquitto_destroy(handle)
             Unmanaged<Context>.fromOpaque(contextPointer).release()
@@ -150,10 +181,21 @@ package final class MQTTClient: Sendable {
             let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
             if code == 0 {
                 context.connected.store(true, ordering: .releasing)
+                context.subscribed.store(false, ordering: .releasing)
+                context.subscriptionsGranted.store(0, ordering: .relaxed)
                 context.connects.add(1, ordering: .relaxed)
                 // Session present: the broker kept our subscriptions and queued messages. Subscribing again
                 // anyway is harmless and covers a broker that lost the session.
                 if flags & 1 != 0 { context.resumed.add(1, ordering: .relaxed) }
+                if let birth = context.options.birth {
+                    // Counted like any publish, so that its acknowledgement keeps `unacknowledgedPublishes` right.
+                    context.published.add(1, ordering: .relaxed)
+                    var payload = birth.payload
+                    let rc = payload.withUTF8 { bytes in
+                        mosquitto_publish(mosq, nil, birth.topic, Int32(bytes.count), bytes.baseAddress, Int32(birth.qos), birth.retain)
+                    }
+                    if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) { context.published.subtract(1, ordering: .relaxed) }
+                }
                 for subscription in context.options.subscriptions {
                     mosquitto_subscribe(mosq, nil, subscription.filter, Int32(subscription.qos))
                 }
@@ -163,11 +205,19 @@ package final class MQTTClient: Sendable {
         mosquitto_disconnect_callback_set(handle) { _, userdata, code in
             let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
             context.connected.store(false, ordering: .releasing)
+            context.subscribed.store(false, ordering: .releasing)
             context.currentHandler?.mqttDisconnected(code: code, description: String(cString: mosquitto_strerror(code)))
         }
         mosquitto_subscribe_callback_set(handle) { _, userdata, _, count, granted in
             let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
             let codes = (0..<Int(count)).map { granted![$0] }
+            // One SUBACK per filter: the client counts as subscribed once every filter is granted.
+            if codes.allSatisfy({ $0 < 0x80 }) {
+                let acknowledged = context.subscriptionsGranted.add(1, ordering: .relaxed).newValue
+                if acknowledged >= context.options.subscriptions.count {
+                    context.subscribed.store(true, ordering: .releasing)
+                }
+            }
             context.currentHandler?.mqttSubscribed(granted: codes)
         }
         mosquitto_publish_callback_set(handle) { _, userdata, _ in
@@ -193,6 +243,9 @@ package final class MQTTClient: Sendable {
 
     /// Whether the client is connected now.
     package var isConnected: Bool { context.connected.load(ordering: .acquiring) }
+
+    /// Whether every configured filter has been granted since the current connection was made.
+    package var isSubscribed: Bool { context.subscribed.load(ordering: .acquiring) }
 
     /// Successful connections so far (the first one included).
     package var connectCount: Int { context.connects.load(ordering: .relaxed) }

@@ -61,8 +61,8 @@ extension ConfigDecoder {
             return nil
         }
         let known = [
-            "broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "state",
-            "shutdown_timeout_s",
+            "broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "metrics", "status",
+            "state", "shutdown_timeout_s",
         ]
         // The sections that set detector parameters before profiles existed.
         let moved = "detector parameters and episodes are set in detector profiles now: files in `models_dir` "
@@ -104,6 +104,7 @@ extension ConfigDecoder {
             read(&config.state.checkpointIntervalSeconds, state["checkpoint_interval_s"], range: 1...86_400)
         }
         read(&config.shutdownTimeoutSeconds, top["shutdown_timeout_s"], range: 1...3600)
+        decodeObservability(top, into: &config)
         return config
     }
 

@@ -34,6 +34,10 @@ package struct VigilConfig: Sendable, Equatable {
     package var state: StateConfig
     /// Longest a graceful stop may take before Vigil exits anyway, in seconds, 1...3600 (`shutdown_timeout_s`).
     package var shutdownTimeoutSeconds: Int
+    /// The HTTP endpoint: Prometheus metrics, health, readiness, inventory (`metrics`).
+    package var metrics = MetricsConfig()
+    /// The MQTT status topic and periodic metrics summary (`status`).
+    package var status = StatusConfig()
     /// Where the settings were read from; not a setting, and ignored by `==`.
     package var origin: ConfigOrigin
 

@@ -17,6 +17,8 @@ package import VigilCore
 package final class ShardWorker: Sendable {
     package enum Counter: Int, CaseIterable {
         case messages, samples, fired, resolved, batches, wakeups, evictions
+        /// Monotonic nanoseconds spent draining the ring (the worker's busy time), added per batch.
+        case busyNanos
     }
 
     package let index: Int
@@ -132,8 +134,13 @@ package final class ShardWorker: Sendable {
     // MARK: Consumer side
 
     private func drain() {
+        var mark = DispatchTime.now().uptimeNanoseconds
         while true {
             let consumed = engine.withLock { engine in processBatch(&engine) }
+            // Two clock reads per batch, not per message: busy time for the worker busy ratio.
+            let now = DispatchTime.now().uptimeNanoseconds
+            counters.add(Counter.busyNanos.rawValue, Int(now &- mark))
+            mark = now
             if consumed > 0 {
                 if producerWaiting.load(ordering: .sequentiallyConsistent),
                     producerWaiting.exchange(false, ordering: .sequentiallyConsistent)

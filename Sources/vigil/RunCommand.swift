@@ -19,6 +19,9 @@ struct RunCommand {
         connects to the configured MQTT broker (reconnecting with exponential backoff while it is away),
         subscribes to the configured filters, scores every message per device and metric, and publishes each
         anomaly event (firing, resolved) as JSON to the anomalies topic. One log line per event on stderr.
+        Serves /metrics (Prometheus), /healthz, /readyz and /devices on metrics.listen (127.0.0.1:9464), keeps a
+        retained online/offline status on vigil/status/{client_id} (offline is the Last Will), and publishes a
+        metrics summary with MTTD per detector on vigil/metrics/{client_id} (docs/observability.md).
         With state.dir set, learned baselines are loaded from its checkpoint at start and written back every
         state.checkpoint_interval_s and at a clean stop (docs/reliability.md).
         SIGINT or SIGTERM stops it cleanly within shutdown_timeout_s: intake stops, the rings drain, pending
@@ -77,18 +80,22 @@ final class Service: Sendable {
     let pipeline: Pipeline
     let publisher: AnomalyPublisher
     let checkpoints: CheckpointKeeper
+    let observability: Observability
     private let stopping = Atomic<Bool>(false)
 
     init(config: VigilConfig, password: String?, detection: DetectionSettings, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        client = try MQTTClient(options: config.clientOptions(password: password))
+        var clientOptions = config.clientOptions(password: password)
+        Observability.addStatusMessages(config: config, to: &clientOptions)
+        client = try MQTTClient(options: clientOptions)
         publisher = AnomalyPublisher(
             client: client, topic: config.outputs.mqtt.topic, qos: config.outputs.mqtt.qos,
             retain: config.outputs.mqtt.retain, logger: logger
         )
         let settings = config.pipelineSettings(cores: ProcessInfo.processInfo.activeProcessorCount)
-        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: publisher) { _ in
+        observability = try Observability(config: config, logger: logger, anomalies: AnomalyMetrics(publisher))
+        pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: observability.anomalies) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
         }
         checkpoints = CheckpointKeeper(config: config, pipeline: pipeline, logger: logger)
@@ -112,6 +119,12 @@ final class Service: Sendable {
             try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
         } catch {
             logger.error("could not start the MQTT client", [("error", error.description)])
+            return 1
+        }
+        do {
+            try observability.start(client: client, pipeline: pipeline, publisher: publisher)
+        } catch {
+            logger.error("could not start the metrics endpoint", [("error", "\(error)")])
             return 1
         }
         checkpoints.start()
@@ -145,6 +158,7 @@ final class Service: Sendable {
         if config.broker.cleanStart { client.unsubscribeAll() }
         pipeline.drain()
         let checkpointed = checkpoints.finish()
+        observability.stop(client: client)
         let flushed = client.waitForPublishes(timeout: 5)
         client.stop()
         let snapshot = pipeline.snapshot()

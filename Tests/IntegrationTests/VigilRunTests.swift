@@ -8,7 +8,9 @@ import VigilIO
 struct VigilRunTests {
     /// A config for `vigil run` against `broker`, written into the broker's folder with a profile of its own,
     /// `it`, in `models/` beside it (a relative `models_dir` is relative to the config's folder).
-    static func writeConfig(broker: Broker, extra: String = "") throws -> String {
+    /// - Parameter metrics: the `metrics` section (flow style); by default the endpoint listens on a port the
+    ///   kernel picks, so that tests running side by side never compete for 9464.
+    static func writeConfig(broker: Broker, extra: String = "", metrics: String = "{listen: \"127.0.0.1:0\"}") throws -> String {
         let models = broker.directory.appendingPathComponent("models")
         try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
         try """
@@ -35,6 +37,7 @@ struct VigilRunTests {
               shards: 2
             log:
               level: "debug"
+            metrics: \(metrics)
             \(extra)
             """
         let path = broker.directory.appendingPathComponent("vigil-\(UUID().uuidString.prefix(8)).yaml").path

@@ -7,6 +7,8 @@ package final class ChildProcess: @unchecked Sendable {
     private let pipe = Pipe()
     /// Everything the child wrote to stderr (and stdout) so far.
     package let output = Awaitable<String>("")
+    /// Set when the output pipe reaches end-of-file (the child and all its children closed it).
+    private let outputEnded = Awaitable<Bool>(false)
 
     package struct Failure: Error, CustomStringConvertible {
         package var description: String
@@ -36,10 +38,12 @@ package final class ChildProcess: @unchecked Sendable {
         process.standardError = pipe
         process.standardOutput = pipe
         let output = self.output
+        let outputEnded = self.outputEnded
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             guard !data.isEmpty else {
                 handle.readabilityHandler = nil
+                outputEnded.update { $0 = true }
                 return
             }
             output.update { $0 += String(decoding: data, as: UTF8.self) }
@@ -74,6 +78,9 @@ package final class ChildProcess: @unchecked Sendable {
             exited.signal()
         }
         guard exited.wait(timeout: .now() + timeout) == .success else { return nil }
+        // The pipe may still hold the tail of the output (the last log lines): wait for its end-of-file, so
+        // that `output` is complete when this returns.
+        _ = outputEnded.wait(timeout: 5) { $0 }
         return process.terminationStatus
     }
 

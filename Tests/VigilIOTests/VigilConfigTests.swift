@@ -297,7 +297,9 @@ import VigilIO
             "reconnect_min_s", "reconnect_max_s", "filter", "device", "qos", "format", "timestamp_field",
             "timestamp_unit", "max_bytes", "max_depth", "max_fields", "shards", "ring_capacity", "overflow",
             "max_devices", "max_metrics_per_device", "max_metric_names", "profile", "models_dir", "topic",
-            "retain", "level", "password", "session_expiry_s", "receive_maximum", "dir", "checkpoint_interval_s",
+            "retain", "level", "enabled", "listen", "bearer_token_file", "max_request_bytes", "timeout_s",
+            "max_connections", "max_devices_listed", "metrics_topic", "metrics_interval_s",
+            "password", "session_expiry_s", "receive_maximum", "dir", "checkpoint_interval_s",
             "shutdown_timeout_s",
         ]
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
