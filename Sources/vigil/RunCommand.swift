@@ -115,6 +115,16 @@ final class Service: Sendable {
     /// Starts, then blocks the main thread serving signals until SIGINT/SIGTERM; returns the exit code.
     func runUntilSignalled() -> Int32 {
         let broker = "\(config.broker.host):\(config.broker.port)"
+        // Signal sources first: a signal that comes while the client starts is kept (handled on the main queue
+        // once dispatchMain runs) rather than lost to the SIG_IGN below.
+        var sources: [any DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
+            source.setEventHandler { [self] in self.signalled(signalNumber) }
+            source.activate()
+            sources.append(source)
+        }
         do {
             try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
         } catch {
@@ -128,14 +138,6 @@ final class Service: Sendable {
             return 1
         }
         checkpoints.start()
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-            source.setEventHandler { [self] in self.signalled(signalNumber) }
-            source.activate()
-            sources.append(source)
-        }
         withExtendedLifetime(sources) { dispatchMain() }
     }
 
