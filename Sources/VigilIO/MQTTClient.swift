@@ -335,8 +335,9 @@ package final class MQTTClient: Sendable {
                 SSL_CTX_free(ctx)
                 throw MQTTError(rawValue: Int32(MOSQ_ERR_TLS.rawValue))
             }
-            // Owned by libmosquitto from here; it frees a user context with the handle... it does not: we leak
-            // one SSL_CTX per client for the process's life (one client per process in vigil).
+            // libmosquitto takes a reference of its own (SSL_CTX_up_ref in mosquitto_void_option) and frees it
+            // with the handle; ours goes when this scope ends.
+            defer { SSL_CTX_free(ctx) }
             try mosquitto_void_option(handle, MOSQ_OPT_SSL_CTX, UnsafeMutableRawPointer(ctx)).mosquittoCheck()
             try mosquitto_int_option(handle, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1).mosquittoCheck()
             try mosquitto_tls_insecure_set(handle, true).mosquittoCheck()
