@@ -1,9 +1,9 @@
 # Vigil: `make demo` and `make test` do all set-up on a fresh Debian machine.
 SWIFT ?= swift
-APT_PACKAGES := mosquitto mosquitto-clients libmosquitto-dev libyaml-dev libssl-dev zlib1g-dev pkg-config prometheus prometheus-alertmanager
+APT_PACKAGES := mosquitto mosquitto-clients libmosquitto-dev libyaml-dev libssl-dev zlib1g-dev pkg-config prometheus prometheus-alertmanager openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test demo bench loadtest clean
+.PHONY: all deps build release test demo bench loadtest chaos fuzz clean
 
 all: build
 
@@ -39,6 +39,21 @@ loadtest: release
 bench: deps
 	$(SWIFT) build -c release --product vigil-bench
 	"$$($(SWIFT) build -c release --show-bin-path)/vigil-bench" $(BENCH_ARGS)
+
+# Fault injection for CHAOS_MINUTES (docs/reliability.md): broker restarts and crashes, vigil restarts; prints
+# a table of messages sent, processed and lost per fault (also written to .build/chaos.md).
+CHAOS_MINUTES ?= 5
+chaos: deps
+	$(SWIFT) build --build-tests
+	VIGIL_CHAOS_MINUTES=$(CHAOS_MINUTES) VIGIL_CHAOS_REPORT=$(CURDIR)/.build/chaos.md \
+		$(SWIFT) test --skip-build --filter "ChaosTests|CardinalityAttackTests"
+	@cat .build/chaos.md
+
+# libFuzzer targets in Fuzz/ (Fuzz/README.md), FUZZ_SECONDS each (default 600).
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	bash Fuzz/build.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/run.sh
 
 clean:
 	rm -rf .build loadtest/out

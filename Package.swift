@@ -21,13 +21,14 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
-        // HMAC-SHA256 for signed webhooks: OpenSSL's libcrypto, never hand-written crypto.
+        // OpenSSL: libcrypto for HMAC-SHA256 (signed webhooks), never hand-written crypto; libssl for the broker's
+        // TLS context (a server name other than the host).
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
-        // gzip recordings (`.jsonl.gz`), read and written through zlib's gz* calls.
+        // zlib: gzip recordings (`.jsonl.gz`, through its gz* calls) and the CRC-32 of checkpoint files.
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",
@@ -61,7 +62,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilSim"]),
         .testTarget(name: "VigilPipelineTests", dependencies: ["VigilPipeline", "VigilCore"]),
         .testTarget(name: "VigilIOTests", dependencies: ["VigilIO", "VigilCore", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "VigilSim", "TestSupport", "COpenSSL"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["VigilIO", "VigilCore", "VigilPipeline", "VigilSim", "TestSupport", "COpenSSL"]),
     ]
 )
 

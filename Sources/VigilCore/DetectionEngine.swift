@@ -140,7 +140,7 @@ package struct DetectionEngine {
     /// Per (metric name, profile), at `metric * profiles.count + profile`: which of the profile's metric
     /// detectors judge that metric (bit `DetectorKind.rawValue`), plus ``judgedBit`` when the profile judges it
     /// at all (0: it does not).
-    private var metricSelection: [UInt8] = []
+    var metricSelection: [UInt8] = []
     private static let judgedBit: UInt8 = 1 << 7
     let profiles: [CompiledProfile]
     private let scores: ScoreSink?
@@ -427,7 +427,7 @@ package struct DetectionEngine {
     }
 
     /// The ``metricSelection`` entry of metric `name` under `profile`.
-    private static func selection(of name: String, by profile: DetectorProfile) -> UInt8 {
+    static func selection(of name: String, by profile: DetectorProfile) -> UInt8 {
         guard profile.judges(metric: name) else { return 0 }
         var selection = judgedBit
         for kind in DetectorKind.allCases where !kind.isDeviceLevel && profile.judges(metric: name, with: kind) {

@@ -87,3 +87,27 @@ package struct EpisodeTracker: Sendable, Equatable {
         }
     }
 }
+
+extension EpisodeTracker {
+    /// Checkpoints (`DetectionEngine+Checkpoint.swift`): every field, fixed width.
+    package func write(to writer: inout CheckpointWriter) {
+        writer.f64(onset)
+        writer.f64(peakScore)
+        writer.f32(peakDeviation)
+        writer.f32(detectionDelay)
+        writer.u16(runLength)
+        writer.u16(quietRun)
+        writer.bool(isFiring)
+    }
+
+    package init(from reader: inout CheckpointReader) throws(CheckpointError) {
+        self.init()
+        onset = try reader.f64()
+        peakScore = try reader.f64()
+        peakDeviation = try reader.f32()
+        detectionDelay = try reader.f32()
+        runLength = try reader.u16()
+        quietRun = try reader.u16()
+        isFiring = try reader.bool()
+    }
+}

@@ -19,6 +19,8 @@ package struct ReplayOptions: Sendable {
     package var anomaliesPath: String?
     /// Silence sweeps on the recording's clock, this far apart (live sweeps every second).
     package var sweepIntervalNanos: Int64 = 1_000_000_000
+    /// Where to write the learned baselines as a model (`vigil train`), after the last message.
+    package var modelPath: String?
     /// Cores, for `pipeline.shards: 0`.
     package var cores: Int
     /// Skip and count bad lines (true), or stop at the first with its line (`vigil replay` without `--skip-bad`).
@@ -144,6 +146,14 @@ package final class OfflineReplay: Sendable {
         }
         schedule.finish { router.sweep(nowNanos: $0) }
         pipeline.drain()
+        if let modelPath = options.modelPath, sequence > 0 {
+            do throws(CheckpointError) {
+                try pipeline.checkpoint(kind: .model).write(path: modelPath)
+            } catch {
+                scores?.abandon()
+                throw ReplayError("cannot write the model: \(error.description)")
+            }
+        }
         routed.store(Int(sequence), ordering: .relaxed)
         let processed = WallClock.nowNanos()
         let seconds = Double(processed - started) / 1e9

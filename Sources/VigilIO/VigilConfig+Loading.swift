@@ -62,7 +62,7 @@ extension ConfigDecoder {
         }
         let known = [
             "broker", "subscriptions", "payload", "pipeline", "models_dir", "outputs", "log", "metrics", "status", "cluster",
-            "state", "outbox", "silences",
+            "state", "outbox", "silences", "shutdown_timeout_s",
         ]
         // The sections that set detector parameters before profiles existed.
         let moved = "detector parameters and episodes are set in detector profiles now: files in `models_dir` "
@@ -101,6 +101,7 @@ extension ConfigDecoder {
             read(&config.log.level, log["level"])
             read(&config.log.format, log["format"])
         }
+        read(&config.shutdownTimeoutSeconds, top["shutdown_timeout_s"], range: 1...3600)
         decodeObservability(top, into: &config)
         if let cluster = section(top["cluster"], known: ["mode", "group", "instances", "index", "index_from"]) {
             decodeCluster(cluster, into: &config.cluster)
@@ -110,9 +111,10 @@ extension ConfigDecoder {
 
     private enum BrokerKeys {
         static let all = [
-            "host", "port", "client_id", "protocol", "username", "password_file", "keepalive_s", "clean_start",
-            "reconnect_min_s", "reconnect_max_s",
+            "host", "port", "client_id", "protocol", "username", "password_file", "password", "tls",
+            "session_expiry_s", "receive_maximum", "keepalive_s", "clean_start", "reconnect_min_s", "reconnect_max_s",
         ]
+        static let tls = ["ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"]
     }
 
     private enum PayloadKeys {
@@ -126,6 +128,26 @@ extension ConfigDecoder {
         readProtocol(&config.protocolVersion, broker["protocol"])
         read(&config.username, broker["username"], check: { _ in nil })
         read(&config.passwordFile, broker["password_file"], check: { $0.isEmpty ? "must not be empty" : nil })
+        read(&config.password, broker["password"], check: { _ in nil })
+        if let field = broker["password"], config.passwordFile != nil, config.password != nil {
+            report(.invalidValue, field.key, field.line, "give either broker.password or broker.password_file, not both")
+        }
+        if let tls = section(broker["tls"], known: BrokerKeys.tls) {
+            var settings = TLSConfig()
+            let notEmpty: (String) -> String? = { $0.isEmpty ? "must not be empty" : nil }
+            read(&settings.caFile, tls["ca_file"], check: notEmpty)
+            read(&settings.certFile, tls["cert_file"], check: notEmpty)
+            read(&settings.keyFile, tls["key_file"], check: notEmpty)
+            read(&settings.serverName, tls["server_name"], check: notEmpty)
+            read(&settings.insecureSkipVerify, tls["insecure_skip_verify"])
+            if (settings.certFile == nil) != (settings.keyFile == nil) {
+                let field = tls["cert_file"] ?? tls["key_file"]!
+                report(.invalidValue, field.key, field.line, "cert_file and key_file go together (mutual TLS needs both)")
+            }
+            config.tls = settings
+        }
+        read(&config.sessionExpirySeconds, broker["session_expiry_s"], range: 0...4_294_967_295)
+        read(&config.receiveMaximum, broker["receive_maximum"], range: 1...65535)
         read(&config.keepaliveSeconds, broker["keepalive_s"], range: 5...65535)
         read(&config.cleanStart, broker["clean_start"])
         let minValid = read(&config.reconnectMinSeconds, broker["reconnect_min_s"], range: 1...)

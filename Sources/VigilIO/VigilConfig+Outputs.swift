@@ -1,14 +1,6 @@
 import Foundation
 import VigilCore
 
-/// Where Vigil keeps what must survive a restart (`state`).
-package struct StateConfig: Sendable, Equatable {
-    /// The folder; relative to the config file's folder when relative (`dir`). The outbox lives in `outbox/`.
-    package var dir: String = "state"
-
-    package init(dir: String = "state") { self.dir = dir }
-}
-
 /// The durable outbox of the HTTP outputs (`outbox`).
 package struct OutboxConfig: Sendable, Equatable {
     /// Most bytes queued per output; the oldest entries are dropped (and counted) past it (`max_bytes`).
@@ -94,9 +86,10 @@ extension VigilConfig {
         return directory.hasSuffix("/") ? directory + path : directory + "/" + path
     }
 
-    /// The outbox folder of output `name`: `<state.dir>/outbox/<name>`.
+    /// The outbox folder of output `name`: `<state.dir>/outbox/<name>`, with `state` beside the config file when
+    /// `state.dir` is not set.
     package func outboxDirectory(_ name: String) -> String {
-        resolvedPath(state.dir) + "/outbox/" + name
+        resolvedPath(state.dir ?? StateConfig.defaultOutboxParent) + "/outbox/" + name
     }
 
     /// The noise-control settings of the incident outputs.
@@ -154,8 +147,9 @@ extension ConfigDecoder {
     static let outputKeys = ["mqtt", "alertmanager", "pagerduty", "webhook", "file", "rate_limit", "flapping", "severity"]
 
     mutating func decodeState(_ top: ConfigMapping, into config: inout VigilConfig) {
-        if let state = section(top["state"], known: ["dir"]) {
+        if let state = section(top["state"], known: ["dir", "checkpoint_interval_s"]) {
             read(&config.state.dir, state["dir"], check: { $0.isEmpty ? "must not be empty" : nil })
+            read(&config.state.checkpointIntervalSeconds, state["checkpoint_interval_s"], range: 1...86_400)
         }
         if let outbox = section(top["outbox"], known: ["max_bytes", "retry_min_ms", "retry_max_ms", "timeout_ms", "shutdown_grace_ms"]) {
             read(&config.outbox.maxBytes, outbox["max_bytes"], range: 1024...)

@@ -122,8 +122,8 @@ extension VigilConfig {
         return templates
     }
 
-    /// The broker password from `broker.password_file`, or from the environment variable `VIGIL_BROKER_PASSWORD`;
-    /// a file wins. Trailing newlines are not part of it.
+    /// The broker password from `broker.password_file`, else `broker.password` (inline: see ``warnings``), else
+    /// the environment variable `VIGIL_BROKER_PASSWORD`. Trailing newlines of the file are not part of it.
     package func brokerPassword(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> String? {
         if let path = broker.passwordFile {
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
@@ -131,7 +131,32 @@ extension VigilConfig {
             }
             return String(text.reversed().drop(while: { $0 == "\n" || $0 == "\r" }).reversed())
         }
-        return environment["VIGIL_BROKER_PASSWORD"]
+        return broker.password ?? environment["VIGIL_BROKER_PASSWORD"]
+    }
+
+    /// Settings that work but weaken security, one sentence each: logged at every start and printed by
+    /// `vigil check-config`.
+    package var warnings: [String] {
+        var warnings: [String] = []
+        if broker.password != nil {
+            warnings.append("broker.password is written in the config file; prefer broker.password_file or VIGIL_BROKER_PASSWORD")
+        }
+        if broker.tls?.insecureSkipVerify == true {
+            warnings.append("broker.tls.insecure_skip_verify is true: the broker's certificate is NOT verified (anyone on the path can impersonate it)")
+        }
+        if broker.tls == nil, broker.password != nil || broker.passwordFile != nil,
+            !["127.0.0.1", "::1", "localhost"].contains(broker.host)
+        {
+            warnings.append("the broker password is sent without TLS to \(broker.host); configure broker.tls")
+        }
+        return warnings
+    }
+
+    /// `state.dir` resolved like ``modelsDirectory``; nil when checkpoints are off.
+    package var stateDirectory: String? {
+        guard let dir = state.dir else { return nil }
+        guard !dir.hasPrefix("/"), let directory = origin.directory else { return dir }
+        return directory.hasSuffix("/") ? directory + dir : directory + "/" + dir
     }
 
     package func clientOptions(password: String?) -> MQTTClientOptions {
@@ -144,6 +169,14 @@ extension VigilConfig {
         options.reconnectMinSeconds = broker.reconnectMinSeconds
         options.reconnectMaxSeconds = broker.reconnectMaxSeconds
         options.subscriptions = subscriptions.map { (cluster.subscriptionFilter($0.filter), $0.qos) }
+        options.sessionExpirySeconds = broker.sessionExpirySeconds
+        options.receiveMaximum = broker.receiveMaximum
+        if let tls = broker.tls {
+            options.tls = MQTTClientOptions.TLS(
+                caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, serverName: tls.serverName,
+                verify: !tls.insecureSkipVerify
+            )
+        }
         return options
     }
 }

@@ -30,12 +30,14 @@ package struct VigilConfig: Sendable, Equatable {
     package var outputs: OutputsConfig
     /// Logging (`log`).
     package var log: LogConfig
-    /// Where state that survives a restart lives (`state`).
+    /// Where state that survives a restart lives: checkpoints and the outbox (`state`).
     package var state: StateConfig = StateConfig()
     /// The HTTP outputs' durable queue (`outbox`).
     package var outbox: OutboxConfig = OutboxConfig()
     /// Maintenance windows: matching firing events are not delivered to the incident outputs (`silences`).
     package var silences: [Silence] = []
+    /// Longest a graceful stop may take before Vigil exits anyway, in seconds, 1...3600 (`shutdown_timeout_s`).
+    package var shutdownTimeoutSeconds: Int
     /// The HTTP endpoint: Prometheus metrics, health, readiness, inventory (`metrics`).
     package var metrics = MetricsConfig()
     /// The MQTT status topic and periodic metrics summary (`status`).
@@ -55,6 +57,7 @@ package struct VigilConfig: Sendable, Equatable {
         outputs: OutputsConfig = OutputsConfig(),
         log: LogConfig = LogConfig(),
         cluster: ClusterConfig = ClusterConfig(),
+        shutdownTimeoutSeconds: Int = 10,
         origin: ConfigOrigin = ConfigOrigin()
     ) {
         self.broker = broker
@@ -65,6 +68,7 @@ package struct VigilConfig: Sendable, Equatable {
         self.outputs = outputs
         self.log = log
         self.cluster = cluster
+        self.shutdownTimeoutSeconds = shutdownTimeoutSeconds
         self.origin = origin
     }
 }
@@ -116,6 +120,15 @@ package struct BrokerConfig: Sendable, Equatable {
     package var username: String?
     /// Path of a file holding the password (`password_file`); the loader does not read it.
     package var passwordFile: String?
+    /// The password written in the config itself (`password`): accepted with a warning at every start.
+    package var password: String?
+    /// TLS for the broker connection (`tls`); nil: plain TCP.
+    package var tls: TLSConfig?
+    /// How long the broker keeps the session (subscriptions, queued QoS 1 messages) after a disconnect, in
+    /// seconds, 0...4294967295 (`session_expiry_s`; MQTT 5 only; 3.1.1 sessions never expire).
+    package var sessionExpirySeconds: Int
+    /// Most unacknowledged QoS 1 messages the broker may send at once, 1...65535 (`receive_maximum`).
+    package var receiveMaximum: Int
     /// Keep-alive interval in seconds, 5...65535 (`keepalive_s`).
     package var keepaliveSeconds: Int
     /// Start a clean session on connect (`clean_start`).
@@ -133,8 +146,12 @@ package struct BrokerConfig: Sendable, Equatable {
         protocolVersion: MQTTProtocolVersion = .v5,
         username: String? = nil,
         passwordFile: String? = nil,
+        password: String? = nil,
+        tls: TLSConfig? = nil,
+        sessionExpirySeconds: Int = 3600,
+        receiveMaximum: Int = 1000,
         keepaliveSeconds: Int = 30,
-        cleanStart: Bool = true,
+        cleanStart: Bool = false,
         reconnectMinSeconds: Int = 1,
         reconnectMaxSeconds: Int = 30
     ) {
@@ -144,10 +161,60 @@ package struct BrokerConfig: Sendable, Equatable {
         self.protocolVersion = protocolVersion
         self.username = username
         self.passwordFile = passwordFile
+        self.password = password
+        self.tls = tls
+        self.sessionExpirySeconds = sessionExpirySeconds
+        self.receiveMaximum = receiveMaximum
         self.keepaliveSeconds = keepaliveSeconds
         self.cleanStart = cleanStart
         self.reconnectMinSeconds = reconnectMinSeconds
         self.reconnectMaxSeconds = reconnectMaxSeconds
+    }
+}
+
+/// TLS for the broker connection (`broker.tls`): TLS 1.2 or later, the broker's certificate verified.
+package struct TLSConfig: Sendable, Equatable {
+    /// PEM file of the certificate authorities to trust (`ca_file`); nil: the system's (/etc/ssl/certs).
+    package var caFile: String?
+    /// PEM client certificate for mutual TLS (`cert_file`); needs ``keyFile``.
+    package var certFile: String?
+    /// PEM private key of ``certFile``, unencrypted (`key_file`).
+    package var keyFile: String?
+    /// The name the broker's certificate must carry (`server_name`); nil: ``BrokerConfig/host``.
+    package var serverName: String?
+    /// Skip certificate verification altogether (`insecure_skip_verify`): logged as a warning at every start.
+    package var insecureSkipVerify: Bool
+
+    /// Creates a TLS configuration; every field has a default.
+    package init(
+        caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, serverName: String? = nil,
+        insecureSkipVerify: Bool = false
+    ) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.serverName = serverName
+        self.insecureSkipVerify = insecureSkipVerify
+    }
+}
+
+/// What survives a restart (`state`): checkpoints of learned baselines, and the incident outputs' outbox.
+package struct StateConfig: Sendable, Equatable {
+    /// Where the outbox lives when `dir` is not set: `state` beside the config file.
+    package static let defaultOutboxParent = "state"
+
+    /// The state folder (`dir`); a relative path is relative to the config file's folder. Setting it turns on
+    /// checkpoints; nil (the default): no checkpoints, every start is cold, and the HTTP outputs' outbox (if
+    /// any) goes to ``defaultOutboxParent``.
+    package var dir: String?
+    /// Seconds between checkpoints while running, 1...86400 (`checkpoint_interval_s`); one is also written
+    /// at every graceful stop.
+    package var checkpointIntervalSeconds: Int
+
+    /// Creates a state configuration; every field has a default.
+    package init(dir: String? = nil, checkpointIntervalSeconds: Int = 60) {
+        self.dir = dir
+        self.checkpointIntervalSeconds = checkpointIntervalSeconds
     }
 }
 

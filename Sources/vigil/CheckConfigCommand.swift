@@ -30,6 +30,7 @@ struct CheckConfigCommand {
             for profile in detection.profiles where !profiles.contains(profile.name) { profiles.append(profile.name) }
             let counts = "\(config.subscriptions.count) subscription(s), profile(s) \(profiles.joined(separator: ", "))"
             print("\(path): valid (\(counts), broker \(config.broker.host):\(config.broker.port))")
+            for warning in config.warnings { print("\(path): warning: \(warning)") }
             return 0
         } catch {
             printError(error.description)

@@ -10,9 +10,10 @@ struct RunCommand {
     static let flags = [
         Flag(name: "--config", valueName: "PATH", required: true),
         Flag(name: "--log-level", valueName: "LEVEL", required: false),
+        Flag(name: "--model", valueName: "FILE", required: false),
     ]
     static let help = """
-        USAGE: vigil run --config PATH [--log-level LEVEL]
+        USAGE: vigil run --config PATH [--log-level LEVEL] [--model FILE]
 
         Reads the configuration and every detector profile it names (any problem: exit 1 before connecting),
         connects to the configured MQTT broker (reconnecting with exponential backoff while it is away),
@@ -21,12 +22,15 @@ struct RunCommand {
         Serves /metrics (Prometheus), /healthz, /readyz and /devices on metrics.listen (127.0.0.1:9464), keeps a
         retained online/offline status on vigil/status/{client_id} (offline is the Last Will), and publishes a
         metrics summary with MTTD per detector on vigil/metrics/{client_id} (docs/observability.md).
-        SIGINT or SIGTERM stops it cleanly: intake stops, the rings drain, pending events are published.
-        A second signal exits at once.
+        With state.dir set, learned baselines are loaded from its checkpoint at start and written back every
+        state.checkpoint_interval_s and at a clean stop (docs/reliability.md).
+        SIGINT or SIGTERM stops it cleanly within shutdown_timeout_s: intake stops, the rings drain, pending
+        events are published, a checkpoint is written. A second signal exits at once.
 
         FLAGS:
           --config PATH       The YAML configuration file (see config.yaml.example).
           --log-level LEVEL   debug | info | warning | error; overrides log.level.
+          --model FILE        Start from a model written by `vigil train` when state.dir has no checkpoint.
 
         EXIT STATUS: 0 after a clean stop, 1 on a configuration or start-up error, 64 bad command line.
         """
@@ -60,9 +64,12 @@ struct RunCommand {
         }
         let logger = Logger(level: level, format: config.log.format == .json ? .json : .text)
         do {
+            for warning in config.warnings { logger.warning(warning) }
             let service = try Service(
                 config: config, password: password, detection: detection, ownership: ownership, secrets: secrets, logger: logger
             )
+            let start = service.checkpoints.load(model: options["--model"], detection: detection, config: config)
+            logger.info("baselines", [("start", start)])
             return service.runUntilSignalled()
         } catch {
             logger.error("could not start", [("error", "\(error)")])
@@ -80,6 +87,7 @@ final class Service: Sendable {
     let publisher: AnomalyPublisher
     /// The incident outputs (Alertmanager, PagerDuty, webhook, file), when any is configured.
     let outputs: IncidentOutputs?
+    let checkpoints: CheckpointKeeper
     let observability: Observability
     private let stopping = Atomic<Bool>(false)
 
@@ -103,6 +111,7 @@ final class Service: Sendable {
         pipeline = Pipeline(settings: settings, templates: try config.topicTemplates(), observer: observability.anomalies) { _ in
             DetectionEngine(settings: detection, decoder: config.payloadDecoder())
         }
+        checkpoints = CheckpointKeeper(config: config, pipeline: pipeline, logger: logger)
         logger.info("vigil \(BuildInfo.version) starting", [
             ("broker", "\(config.broker.host):\(config.broker.port)"),
             ("protocol", config.broker.protocolVersion.rawValue),
@@ -120,6 +129,16 @@ final class Service: Sendable {
     /// Starts, then blocks the main thread serving signals until SIGINT/SIGTERM; returns the exit code.
     func runUntilSignalled() -> Int32 {
         let broker = "\(config.broker.host):\(config.broker.port)"
+        // Signal sources first: a signal that comes while the client starts is kept (handled on the main queue
+        // once dispatchMain runs) rather than lost to the SIG_IGN below.
+        var sources: [any DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
+            source.setEventHandler { [self] in self.signalled(signalNumber) }
+            source.activate()
+            sources.append(source)
+        }
         startOutputs()
         do {
             try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
@@ -133,14 +152,7 @@ final class Service: Sendable {
             logger.error("could not start the metrics endpoint", [("error", "\(error)")])
             return 1
         }
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-            source.setEventHandler { [self] in self.signalled(signalNumber) }
-            source.activate()
-            sources.append(source)
-        }
+        checkpoints.start()
         withExtendedLifetime(sources) { dispatchMain() }
     }
 
@@ -150,6 +162,7 @@ final class Service: Sendable {
             exit(130)
         }
         logger.info("stopping", [("signal", signalNumber == SIGTERM ? "SIGTERM" : "SIGINT")])
+        armShutdownDeadline()
         // Off the main queue, so that a second signal is still served while we drain.
         DispatchQueue.global().async { [self] in
             exit(self.shutdown())
@@ -158,9 +171,11 @@ final class Service: Sendable {
 
     /// Stops intake, drains the rings, waits for pending publishes, disconnects. Returns the exit code.
     func shutdown() -> Int32 {
-        client.unsubscribeAll()
+        // A persistent session keeps its subscriptions, so the broker queues what arrives while Vigil is down.
+        if config.broker.cleanStart { client.unsubscribeAll() }
         pipeline.drain()
         stopOutputs()
+        let checkpointed = checkpoints.finish()
         observability.stop(client: client)
         let flushed = client.waitForPublishes(timeout: 5)
         client.stop()
@@ -184,6 +199,6 @@ final class Service: Sendable {
         }
         if !flushed { logger.warning("stopped with anomaly events not acknowledged by the broker", [("pending", String(client.unacknowledgedPublishes))]) }
         logger.info("stopped", fields)
-        return 0
+        return checkpointed ? 0 : 1
     }
 }

@@ -14,7 +14,7 @@ extension Service {
         if config.outputs.webhook != nil { names.append("webhook") }
         if config.outputs.file != nil { names.append("file") }
         logger.info("incident outputs", [
-            ("outputs", names.joined(separator: ",")), ("state_dir", config.resolvedPath(config.state.dir)),
+            ("outputs", names.joined(separator: ",")), ("outbox_dir", config.outboxDirectory("<output>")),
             ("silences", String(config.silences.count)),
         ])
         return (outputs, outputs)

@@ -9,6 +9,8 @@ package final class Broker: @unchecked Sendable {
     package let port: Int
     package let directory: URL
     private let process: SpawnedProcess
+    /// Whether ``stop()`` removes ``directory`` (not when the caller gave it: a restart reuses it).
+    private let ownsDirectory: Bool
 
     package struct StartError: Error, CustomStringConvertible {
         package var description: String
@@ -16,20 +18,34 @@ package final class Broker: @unchecked Sendable {
 
     /// Starts mosquitto with `extraConfig` lines appended to a loopback listener on a free port, and returns
     /// once it accepts connections (or throws after `timeout` seconds, with its log).
-    /// - Parameter port: a given port (to restart a broker where clients expect it), or nil for a free one.
-    package init(port requestedPort: Int? = nil, extraConfig: [String] = [], timeout: Double = 10) throws {
+    /// - Parameters:
+    ///   - port: a given port (to restart a broker where clients expect it), or nil for a free one.
+    ///   - directory: a folder to keep its log and persistence file in, kept at ``stop()`` (a restarted broker
+    ///     finds its sessions there); nil: a fresh folder, removed at ``stop()``.
+    ///   - persistence: whether mosquitto saves sessions and queued messages to `directory` (on a clean stop,
+    ///     and after every change when `autosaveEveryChange`).
+    ///   - extraConfig: lines after the loopback listener's; per-listener ones (`cafile`, `certfile`,
+    ///     `require_certificate`) apply to it, which makes it a TLS listener.
+    package init(
+        port requestedPort: Int? = nil, directory given: URL? = nil, persistence: Bool = false,
+        autosaveEveryChange: Bool = false, extraConfig: [String] = [], timeout: Double = 10
+    ) throws {
         let executable = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let executable else {
             throw StartError(description: "mosquitto is not installed (run `make test`, which installs it)")
         }
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-broker-\(UUID().uuidString)")
+        ownsDirectory = given == nil
+        directory = given ?? FileManager.default.temporaryDirectory.appendingPathComponent("vigil-broker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let port = try requestedPort ?? FreePort.find()
         self.port = port
         let config = [
             "listener \(port) 127.0.0.1",
             "allow_anonymous true",
-            "persistence false",
+            "persistence \(persistence)",
+            "persistence_location \(directory.path)/",
+            "autosave_on_changes \(autosaveEveryChange)",
+            "autosave_interval \(autosaveEveryChange ? 1 : 1800)",
             // A slow test subscriber must not lose QoS 0 messages to the default queue limit of 1000.
             "max_queued_messages 100000",
             "log_dest file \(directory.path)/mosquitto.log",
@@ -58,7 +74,7 @@ package final class Broker: @unchecked Sendable {
     /// Stops the broker (SIGTERM, then waits) and removes its folder. Idempotent.
     package func stop() {
         process.stop(signal: SIGTERM)
-        try? FileManager.default.removeItem(at: directory)
+        if ownsDirectory { try? FileManager.default.removeItem(at: directory) }
     }
 
     /// Kills the broker abruptly (SIGKILL), to test reconnects.

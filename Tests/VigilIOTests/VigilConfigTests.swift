@@ -63,7 +63,12 @@ import VigilIO
         #expect(config.broker.username == nil)
         #expect(config.broker.passwordFile == nil)
         #expect(config.broker.keepaliveSeconds == 30)
-        #expect(config.broker.cleanStart == true)
+        #expect(config.broker.cleanStart == false)
+        #expect(config.broker.sessionExpirySeconds == 3600)
+        #expect(config.broker.receiveMaximum == 1000)
+        #expect(config.broker.tls == nil)
+        #expect(config.state == StateConfig(dir: nil, checkpointIntervalSeconds: 60))
+        #expect(config.shutdownTimeoutSeconds == 10)
         #expect(config.broker.reconnectMinSeconds == 1)
         #expect(config.broker.reconnectMaxSeconds == 30)
         #expect(
@@ -297,6 +302,7 @@ import VigilIO
             "mode", "group", "instances", "index", "index_from", "dir", "retry_min_ms",
             "retry_max_ms", "timeout_ms", "shutdown_grace_ms", "per_device", "window_s", "max_fires", "error_score",
             "critical_score", "silences",
+            "password", "session_expiry_s", "receive_maximum", "checkpoint_interval_s", "shutdown_timeout_s",
         ]
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         for key in keys {

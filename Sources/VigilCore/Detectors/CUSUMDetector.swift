@@ -54,3 +54,21 @@ package struct CUSUMDetector: Sendable, Equatable {
     /// The accumulated evidence, in σ.
     package var statistic: Double { max(up, down) }
 }
+
+extension CUSUMDetector {
+    /// Checkpoints (`DetectionEngine+Checkpoint.swift`): every field, fixed width.
+    package func write(to writer: inout CheckpointWriter) {
+        writer.f64(up)
+        writer.f64(down)
+        writer.f32(lastResidual)
+        writer.f32(autocorrelation)
+    }
+
+    package init(from reader: inout CheckpointReader) throws(CheckpointError) {
+        self.init()
+        up = try reader.f64()
+        down = try reader.f64()
+        lastResidual = try reader.f32()
+        autocorrelation = try reader.f32()
+    }
+}

@@ -105,3 +105,23 @@ package struct EWMADetector: Sendable, Equatable {
         if !outlier { variance = (1 - a) * (variance + a * d * d) }
     }
 }
+
+extension EWMADetector {
+    /// Checkpoints (`DetectionEngine+Checkpoint.swift`): every field, fixed width.
+    package func write(to writer: inout CheckpointWriter) {
+        writer.i32(count)
+        writer.f32(tail)
+        writer.f64(mean)
+        writer.f64(variance)
+        writer.f64(trend)
+    }
+
+    package init(from reader: inout CheckpointReader) throws(CheckpointError) {
+        self.init()
+        count = max(0, try reader.i32())
+        tail = try reader.f32()
+        mean = try reader.f64()
+        variance = try reader.f64()
+        trend = try reader.f64()
+    }
+}

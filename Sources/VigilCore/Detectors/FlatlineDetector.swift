@@ -52,3 +52,21 @@ package struct FlatlineDetector: Sendable, Equatable {
         return score
     }
 }
+
+extension FlatlineDetector {
+    /// Checkpoints (`DetectionEngine+Checkpoint.swift`): every field, fixed width.
+    package func write(to writer: inout CheckpointWriter) {
+        writer.f64(last)
+        writer.i32(run)
+        writer.i32(seen)
+        writer.f32(repeatProbability)
+    }
+
+    package init(from reader: inout CheckpointReader) throws(CheckpointError) {
+        self.init()
+        last = try reader.f64()
+        run = min(max(0, try reader.i32()), Int32.max - 1)
+        seen = max(0, try reader.i32())
+        repeatProbability = try reader.f32()
+    }
+}

@@ -82,3 +82,30 @@ package struct RateDetector: Sendable, Equatable {
         return assessment
     }
 }
+
+extension RateDetector {
+    /// Checkpoints (`DetectionEngine+Checkpoint.swift`): every field, fixed width.
+    package func write(to writer: inout CheckpointWriter) {
+        writer.f64(windowStart)
+        writer.i32(count)
+        writer.i32(windows)
+        writer.f64(mean)
+        writer.f64(variance)
+    }
+
+    package init(from reader: inout CheckpointReader) throws(CheckpointError) {
+        self.init()
+        windowStart = try reader.f64()
+        count = min(max(0, try reader.i32()), Int32.max - 1)
+        windows = max(0, try reader.i32())
+        mean = try reader.f64()
+        variance = try reader.f64()
+    }
+
+    /// After a restart: the learned rate stays, the window that was open when Vigil stopped is forgotten (its
+    /// count covers only part of it and would read as a drop).
+    package mutating func resume() {
+        windowStart = .nan
+        count = 0
+    }
+}

@@ -91,3 +91,41 @@ package struct SeasonalDetector: Sendable, Equatable {
         return assessment
     }
 }
+
+extension SeasonalDetector {
+    /// Checkpoints (`DetectionEngine+Checkpoint.swift`): every field, fixed width.
+    package func write(to writer: inout CheckpointWriter) {
+        writer.u32(UInt32(buckets.count))
+        for bucket in buckets {
+            writer.f32(bucket.mean)
+            writer.f32(bucket.variance)
+            writer.i32(bucket.samples)
+            writer.u16(UInt16(bitPattern: bucket.visits))
+        }
+        writer.i64(Int64(current))
+        writer.i32(visitSamples)
+        writer.f32(perVisit)
+    }
+
+    /// Reads a detector with the bucket count it was written with (the caller checks it against the profile).
+    package init(from reader: inout CheckpointReader, _: Parameters?) throws(CheckpointError) {
+        let count = try reader.count(minimumBytes: 14)
+        guard count >= 1, count <= 100_000 else { throw CheckpointError("seasonal bucket count \(count)") }
+        self.init(Parameters(buckets: count))
+        var read: [Bucket] = []
+        read.reserveCapacity(count)
+        for _ in 0..<count {
+            var bucket = Bucket()
+            bucket.mean = try reader.f32()
+            bucket.variance = try reader.f32()
+            bucket.samples = try reader.i32()
+            bucket.visits = Int16(bitPattern: try reader.u16())
+            read.append(bucket)
+        }
+        let current = try reader.i64()
+        visitSamples = try reader.i32()
+        perVisit = try reader.f32()
+        buckets = read
+        self.current = current >= 0 && current < Int64(count) ? Int(current) : -1
+    }
+}

@@ -65,3 +65,25 @@ package struct SilenceDetector: Sendable, Equatable {
         return Assessment(score: score, z: gap / max(interval, 1e-9), expected: interval, low: 0, high: limit)
     }
 }
+
+extension SilenceDetector {
+    /// Checkpoints (`DetectionEngine+Checkpoint.swift`): every field, fixed width.
+    package func write(to writer: inout CheckpointWriter) {
+        writer.f64(lastSeen)
+        writer.f64(interval)
+        writer.i32(messages)
+    }
+
+    package init(from reader: inout CheckpointReader) throws(CheckpointError) {
+        self.init()
+        lastSeen = try reader.f64()
+        interval = try reader.f64()
+        messages = max(0, try reader.i32())
+    }
+
+    /// After a restart at `now`: Vigil did not listen while it was down, so that time is not silence; the
+    /// device counts as heard at the restart (the learned interval stays).
+    package mutating func resume(at now: Double) {
+        if !lastSeen.isNaN, now > lastSeen { lastSeen = now }
+    }
+}

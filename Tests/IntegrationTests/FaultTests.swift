@@ -1,0 +1,213 @@
+import Foundation
+import Testing
+import TestSupport
+import VigilIO
+
+/// The fault suite in `make test`: a broker restarted mid-stream, vigil SIGKILLed and restarted from its
+/// checkpoint, a corrupt checkpoint, SIGTERM under load. `make chaos` loops the same faults for longer.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct FaultTests {
+    /// Publishes `count` QoS 1 messages numbered 0..<count, retrying a publish the client refuses while the
+    /// broker is away; `pause(i)` runs before message i.
+    static func publish(_ publisher: MQTTClient, count: Int, topic: (Int) -> String, pause: (Int) throws -> Void = { _ in }) throws {
+        for index in 0..<count {
+            try pause(index)
+            var attempts = 0
+            while true {
+                do {
+                    try publisher.publish(topic: topic(index), payload: "\(index)", qos: 1)
+                    break
+                } catch {
+                    attempts += 1
+                    guard attempts < 3000 else { throw error }
+                    usleep(5_000)
+                }
+            }
+            // Keep the publisher's queue bounded: it must not race ahead of a broker that is away.
+            if index % 1000 == 999 { _ = publisher.waitForPublishes(timeout: 30) }
+        }
+    }
+
+    @Test func aBrokerRestartMidStreamLosesNothing() throws {
+        let folder = try TemporaryDirectory("vigil-fault")
+        let brokerFolder = folder.url.appendingPathComponent("broker")
+        var broker = try Broker(directory: brokerFolder, persistence: true)
+        let port = broker.port
+        defer { broker.stop() }
+
+        var options = MQTTClientOptions(host: "127.0.0.1", port: port, clientID: "fault-sub")
+        options.cleanStart = false
+        options.sessionExpirySeconds = 300
+        options.receiveMaximum = 100
+        options.reconnectMinSeconds = 1
+        options.reconnectMaxSeconds = 1
+        options.subscriptions = [("fault/#", 1)]
+        let subscriber = try MQTTClient(options: options)
+        let handler = RecordingHandler()
+        try subscriber.start(handler: handler)
+        defer { subscriber.stop() }
+        #expect(handler.subscribed.wait(timeout: 10) { $0 >= 1 }.satisfied)
+
+        var publisherOptions = MQTTClientOptions(host: "127.0.0.1", port: port, clientID: "fault-pub")
+        publisherOptions.cleanStart = false
+        publisherOptions.sessionExpirySeconds = 300
+        publisherOptions.reconnectMinSeconds = 1
+        publisherOptions.reconnectMaxSeconds = 1
+        let publisher = try MQTTClient(options: publisherOptions)
+        try publisher.start(handler: nil)
+        defer { publisher.stop() }
+
+        let count = 30_000
+        try Self.publish(publisher, count: count, topic: { "fault/d-\($0 % 50)" }) { index in
+            guard index == count / 2 else { return }
+            // Mid-stream: the broker stops (saving its sessions and queues) and comes back on the same port.
+            broker.stop()
+            broker = try Broker(port: port, directory: brokerFolder, persistence: true)
+        }
+        let (counts, complete) = handler.received.wait(timeout: 60) { $0.distinct >= count }
+        #expect(complete, "received \(counts.distinct) of \(count) distinct (\(counts.total) in all)")
+        #expect(counts.distinct == count)
+        // At least once: duplicates are allowed (a redelivered in-flight window), losses are not.
+        #expect(counts.total >= count)
+        #expect(subscriber.connectCount >= 2)
+        #expect(subscriber.resumedSessionCount >= 1, "the broker did not keep the session")
+    }
+
+    static func writeConfig(broker: Broker, state: URL) throws -> String {
+        try VigilRunTests.writeConfig(broker: broker, extra: """
+            state:
+              dir: "\(state.path)"
+              checkpoint_interval_s: 1
+            shutdown_timeout_s: 20
+            """)
+    }
+
+    static func samples(device: String, count: Int, start: Double, offset: Int = 0) -> [String] {
+        (0..<count).map { index in
+            let i = index + offset
+            let value = 20 + 0.5 * sin(Double(i) * 1.7) * cos(Double(i) * 0.31)
+            return "{\"ts\": \(Int64((start + Double(i)) * 1000)), \"temperature\": \(value), \"meta\": {\"rssi\": -60}}"
+        }
+    }
+
+    @Test func vigilKilledMidStreamRestartsWarmFromItsCheckpoint() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let folder = try TemporaryDirectory("vigil-fault")
+        let config = try Self.writeConfig(broker: broker, state: folder.url.appendingPathComponent("state"))
+        let devices = (0..<20).map { "d-\($0)" }
+        let start = Date().timeIntervalSince1970 - 10_000
+
+        var vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        let publisher = try MQTTClient(options: MQTTClientOptions(host: "127.0.0.1", port: broker.port, clientID: "fault-pub-2"))
+        try publisher.start(handler: nil)
+        defer { publisher.stop() }
+        for device in devices {
+            for payload in Self.samples(device: device, count: 100, start: start) {
+                try publisher.publish(topic: "devices/\(device)/telemetry", payload: payload, qos: 1)
+            }
+        }
+        #expect(publisher.waitForPublishes(timeout: 30))
+        // A periodic checkpoint with every device, then SIGKILL: no shutdown path runs.
+        #expect(vigil.output.wait(timeout: 20) { $0.contains("checkpoint written reason=periodic devices=20") }.satisfied, "\(vigil.output.current)")
+        vigil.signal(SIGKILL)
+        _ = vigil.waitForExit()
+
+        vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        #expect(vigil.waitForOutput(containing: "loaded checkpoint"), "\(vigil.output.current)")
+        #expect(vigil.output.current.contains("devices=20 skipped=0"), "\(vigil.output.current)")
+        #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        #expect(vigil.output.current.contains("start=warm"))
+        // Normal traffic after the restart, continuing each device's signal: no warm-up, no false alarms.
+        for device in devices {
+            for payload in Self.samples(device: device, count: 40, start: start, offset: 100) {
+                try publisher.publish(topic: "devices/\(device)/telemetry", payload: payload, qos: 1)
+            }
+        }
+        #expect(publisher.waitForPublishes(timeout: 30))
+        #expect(vigil.output.wait(timeout: 20) { $0.contains("checkpoint written reason=periodic devices=20") }.satisfied)
+        vigil.signal(SIGTERM)
+        #expect(vigil.waitForExit(timeout: 30) == 0)
+        let log = vigil.output.current
+        #expect(log.contains("processed=800"), "\(log)")
+        #expect(log.contains("devices=20 evictions=0 not_owned=0 warming=0 fired=0"), "\(log)")
+        #expect(log.contains("checkpoint written reason=shutdown devices=20"), "\(log)")
+    }
+
+    @Test func aCorruptCheckpointIsReportedKeptAsideAndVigilStartsCold() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let folder = try TemporaryDirectory("vigil-fault")
+        let state = folder.url.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try Data(repeating: 0x42, count: 4096).write(to: state.appendingPathComponent("state.vigilckpt"))
+        let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", try Self.writeConfig(broker: broker, state: state)])
+        #expect(vigil.waitForOutput(containing: "cannot load the checkpoint; starting cold"), "\(vigil.output.current)")
+        #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: state.path)
+        #expect(files.contains { $0.hasPrefix("state.vigilckpt.bad-") }, "\(files)")
+        vigil.signal(SIGTERM)
+        #expect(vigil.waitForExit(timeout: 30) == 0)
+        // The clean stop wrote a fresh, loadable checkpoint in its place.
+        #expect(try CheckpointFile.load(path: state.appendingPathComponent("state.vigilckpt").path) != nil)
+    }
+
+    @Test func sigtermUnderFullLoadExitsCleanlyWithinTheBound() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let folder = try TemporaryDirectory("vigil-fault")
+        let state = folder.url.appendingPathComponent("state")
+        let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", try Self.writeConfig(broker: broker, state: state)])
+        #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        let publisher = try MQTTClient(options: MQTTClientOptions(host: "127.0.0.1", port: broker.port, clientID: "fault-load"))
+        try publisher.start(handler: nil)
+        defer { publisher.stop() }
+        let start = Date().timeIntervalSince1970 - 100_000
+        // Full rate from a second thread while the signal comes.
+        let done = Awaitable<Bool>(false)
+        Thread.detachNewThread {
+            for index in 0..<40_000 {
+                let payload = "{\"ts\": \(Int64((start + Double(index / 200)) * 1000)), \"temperature\": \(20 + Double(index % 7) / 10)}"
+                try? publisher.publish(topic: "devices/l-\(index % 200)/telemetry", payload: payload, qos: 1)
+            }
+            done.update { $0 = true }
+        }
+        #expect(vigil.output.wait(timeout: 20) { $0.contains("checkpoint written reason=periodic") }.satisfied)
+        vigil.signal(SIGTERM)
+        // The bound is shutdown_timeout_s (20 here); a clean stop takes far less.
+        #expect(vigil.waitForExit(timeout: 25) == 0, "\(vigil.output.current)")
+        let log = vigil.output.current
+        #expect(log.contains("checkpoint written reason=shutdown"), "\(log)")
+        #expect(try CheckpointFile.load(path: state.appendingPathComponent("state.vigilckpt").path) != nil)
+        _ = done.wait(timeout: 30) { $0 }
+    }
+
+    @Test func trainWritesAModelThatRunLoads() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let folder = try TemporaryDirectory("vigil-fault")
+        let config = try VigilRunTests.writeConfig(broker: broker)
+        var lines: [String] = []
+        let start = 1_767_225_600.0
+        for device in ["m-1", "m-2", "m-3"] {
+            for (index, payload) in Self.samples(device: device, count: 100, start: start).enumerated() {
+                let escaped = payload.replacingOccurrences(of: "\"", with: "\\\"")
+                lines.append("{\"t\": \(Int64((start + Double(index)) * 1000)), \"topic\": \"devices/\(device)/telemetry\", \"payload\": \"\(escaped)\"}")
+            }
+        }
+        let recording = try folder.write("history.jsonl", lines.joined(separator: "\n") + "\n")
+        let model = folder.path("models/site.vigilmodel")
+        let trained = try ChildProcess.run(product: "vigil", arguments: ["train", "--config", config, "--output", model, recording])
+        #expect(trained.status == 0, "\(trained.output)")
+        #expect(trained.output.contains("3 devices"), "\(trained.output)")
+
+        let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config, "--model", model])
+        #expect(vigil.waitForOutput(containing: "loaded model"), "\(vigil.output.current)")
+        #expect(vigil.output.current.contains("devices=3 skipped=0"), "\(vigil.output.current)")
+        #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        vigil.signal(SIGTERM)
+        #expect(vigil.waitForExit(timeout: 30) == 0)
+        #expect(vigil.output.current.contains("warming=0"), "\(vigil.output.current)")
+    }
+}
