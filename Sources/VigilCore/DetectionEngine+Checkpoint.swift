@@ -12,6 +12,8 @@ extension DetectionEngine {
         package var skipped = 0
         /// Metrics dropped by `max_metric_names` / `max_metrics_per_device`, or whose seasonal state did not fit.
         package var metricsDropped = 0
+        /// Records of devices another instance owns (`cluster.mode: hash`), left out.
+        package var notOwned = 0
 
         package init() {}
 
@@ -19,6 +21,7 @@ extension DetectionEngine {
             lhs.devices += rhs.devices
             lhs.skipped += rhs.skipped
             lhs.metricsDropped += rhs.metricsDropped
+            lhs.notOwned += rhs.notOwned
         }
     }
 

@@ -42,6 +42,8 @@ package struct PipelineSettings: Sendable {
 package final class Pipeline: Sendable {
     package let router: Router
     package let workers: [ShardWorker]
+    /// The devices this instance keeps (`cluster.mode: hash`).
+    package let ownership: DeviceOwnership
 
     /// - Parameter makeEngine: the detection engine for shard `k`.
     package init(
@@ -58,6 +60,7 @@ package final class Pipeline: Sendable {
             ))
         }
         self.workers = workers
+        self.ownership = settings.ownership
         self.router = Router(
             templates: templates, workers: workers, overflow: settings.overflow,
             maxPayloadBytes: settings.maxPayloadBytes, observer: observer, wakeEvery: settings.wakeEvery,

@@ -232,7 +232,14 @@ package final class ShardWorker: Sendable {
 
     /// Runs `body` with the engine between batches (for inspection and checkpoints).
     package func withEngine<R: Sendable>(_ body: (inout DetectionEngine) -> R) -> R {
-        queue.sync { engine.withLock { body(&$0) } }
+        queue.sync {
+            engine.withLock { engine in
+                let result = body(&engine)
+                // On the worker's queue, so the gauge keeps its single writer; a restore changes the count.
+                devices.store(engine.deviceCount, ordering: .relaxed)
+                return result
+            }
+        }
     }
 
     /// Holds the worker: records queue up in the ring until ``resume()``. For tests of full rings.

@@ -82,8 +82,8 @@ struct RecordCommand {
             return 1
         }
         var sources: [any DispatchSourceSignal] = []
+        // Blocked since main.swift's first line (see there); no SIG_IGN, which would discard a pending one.
         for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { sink.stopRequested.store(true, ordering: .relaxed) }
             source.activate()

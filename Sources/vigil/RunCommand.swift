@@ -129,11 +129,11 @@ final class Service: Sendable {
     /// Starts, then blocks the main thread serving signals until SIGINT/SIGTERM; returns the exit code.
     func runUntilSignalled() -> Int32 {
         let broker = "\(config.broker.host):\(config.broker.port)"
-        // Signal sources first: a signal that comes while the client starts is kept (handled on the main queue
-        // once dispatchMain runs) rather than lost to the SIG_IGN below.
+        // SIGINT and SIGTERM have been blocked in every thread since main.swift's first line, so one that came
+        // during start-up is pending, and the signal sources (a signalfd on Linux) pick it up. No SIG_IGN: setting
+        // it discards a pending signal.
         var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
             source.setEventHandler { [self] in self.signalled(signalNumber) }
             source.activate()

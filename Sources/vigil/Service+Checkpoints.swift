@@ -39,7 +39,7 @@ final class CheckpointKeeper: Sendable {
                 let counts = try pipeline.restore(file, now: now)
                 logger.info(isModel ? "loaded model" : "loaded checkpoint", [
                     ("path", candidate), ("devices", String(counts.devices)), ("skipped", String(counts.skipped)),
-                    ("metrics_dropped", String(counts.metricsDropped)),
+                    ("metrics_dropped", String(counts.metricsDropped)), ("not_owned", String(counts.notOwned)),
                     ("age_s", String(format: "%.0f", max(0, now - file.created))),
                 ])
                 return isModel ? "model" : "warm"

@@ -17,6 +17,7 @@ enum VigilCommand {
           replay         Run recordings (JSONL or CSV) through the pipeline offline (a backtest with scores and
                          events), or publish them into a broker at their recorded pace (--broker).
           train          Learn baselines from recordings offline and write them as a model for `run --model`.
+          reshard        Split a cluster's checkpoints for a new number of instances (cluster.mode: hash).
           check-config   Validate a configuration file; exit 0 when valid, 1 with every problem otherwise.
           version        Print the version.
 
@@ -44,6 +45,8 @@ enum VigilCommand {
             return parse(rest, help: RecordCommand.help, flags: RecordCommand.flags).map { RecordCommand(options: $0).run() } ?? usageError
         case "train":
             return parse(rest, help: TrainCommand.help, flags: TrainCommand.flags, positionals: true).map { TrainCommand(options: $0).run() } ?? usageError
+        case "reshard":
+            return parse(rest, help: ReshardCommand.help, flags: ReshardCommand.flags, positionals: true).map { ReshardCommand(options: $0).run() } ?? usageError
         case "check-config":
             return parse(rest, help: CheckConfigCommand.help, flags: CheckConfigCommand.flags).map { CheckConfigCommand(options: $0).run() } ?? usageError
         default:

@@ -48,7 +48,7 @@ struct BrokerTLSTests {
         ]
         for (name, tls, host) in refused {
             let (client, handler) = try Self.client(port: broker.port, host: host, tls: tls)
-            #expect(handler.failures.wait(timeout: 10) { !$0.isEmpty }.satisfied, "\(name): no failure reported")
+            #expect(handler.failures.wait(timeout: 30) { !$0.isEmpty }.satisfied, "\(name): no failure reported")
             #expect(handler.connects.current == 0, "\(name): connected")
             client.stop()
         }

@@ -26,7 +26,9 @@ struct ClusterTests {
 
     /// A config with only event-time detectors (the EWMA baseline and the change detector), so that the events
     /// do not depend on how fast the broker delivers.
-    static func writeConfig(in folder: TemporaryDirectory, name: String, port: Int = 1883, filter: String = "+/devices/+/telemetry", cluster: String) throws -> String {
+    static func writeConfig(
+        in folder: TemporaryDirectory, name: String, port: Int = 1883, filter: String = "+/devices/+/telemetry", cluster: String, extra: String = ""
+    ) throws -> String {
         let models = folder.path("models")
         try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
         try folder.write("models/cluster.yaml", """
@@ -57,6 +59,7 @@ struct ClusterTests {
             metrics:
               listen: "127.0.0.1:0"
             \(cluster)
+            \(extra)
             """)
     }
 
@@ -203,5 +206,69 @@ struct ClusterTests {
         }
         #expect(received.reduce(0, +) == messages.count, "\(received)")
         #expect(received.allSatisfy { $0 > 0 }, "\(received)")
+    }
+
+    /// An integer field of the last `name=N` in a log.
+    static func field(_ name: String, in log: String) -> Int? {
+        guard let range = log.range(of: " \(name)=[0-9]+", options: [.regularExpression, .backwards]) else { return nil }
+        return Int(log[range].split(separator: "=")[1])
+    }
+
+    /// Three instances learn the fleet and stop (each writes its checkpoint); `vigil reshard` splits the three
+    /// checkpoints for two; two instances start from them with every device warm, each with exactly its own.
+    @Test func threeInstancesHandTheirDevicesToTwoThroughTheCheckpoints() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let folder = try TemporaryDirectory("vigil-cluster")
+        func start(_ name: String, instances: Int, index: Int, state: String) throws -> ChildProcess {
+            let config = try Self.writeConfig(
+                in: folder, name: name, port: broker.port, cluster: "cluster: {mode: hash, instances: \(instances), index: \(index)}",
+                extra: "state: {dir: \"\(state)\"}")
+            return try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        }
+        func stop(_ process: ChildProcess) -> String {
+            process.signal(SIGTERM)
+            #expect(process.waitForExit(timeout: 30) == 0, "\(process.output.current)")
+            return process.output.current
+        }
+
+        let old = try (0..<3).map { try start("old\($0)", instances: 3, index: $0, state: folder.path("state-\($0)")) }
+        for process in old { #expect(process.waitForOutput(containing: "subscribed"), "\(process.output.current)") }
+        let publisher = try MQTTClient(options: MQTTClientOptions(host: "127.0.0.1", port: broker.port, clientID: "reshard-pub"))
+        try publisher.start(handler: nil)
+        for message in try Self.messages() { try publisher.publish(topic: message.topic, payload: message.payload, qos: 1) }
+        #expect(publisher.waitForPublishes(timeout: 30))
+        var written = 0
+        for process in old {
+            let log = stop(process)
+            #expect(log.contains("checkpoint written reason=shutdown"), "\(log)")
+            written += Self.field("devices", in: log) ?? 0
+        }
+        #expect(written == Self.devices)
+
+        let inputs = (0..<3).map { folder.path("state-\($0)/state.vigilckpt") }
+        let reshard = try ChildProcess.run(product: "vigil", arguments: ["reshard", "--instances", "2", "--output-dir", folder.path("new")] + inputs)
+        #expect(reshard.status == 0, "\(reshard.output)")
+        #expect(reshard.output.contains("3 inputs, \(Self.devices) devices -> 2 instances"), "\(reshard.output)")
+
+        let owned = (0..<2).map { index in (0..<Self.devices).filter { Self.owner("d-\($0)", of: 2) == index }.count }
+        for index in 0..<2 {
+            let process = try start("new\(index)", instances: 2, index: index, state: folder.path("new/\(index)"))
+            #expect(process.waitForOutput(containing: "loaded checkpoint"), "\(process.output.current)")
+            #expect(process.output.current.contains("devices=\(owned[index]) skipped=0 metrics_dropped=0 not_owned=0"), "\(process.output.current)")
+            let log = stop(process)
+            // Every device it took over is as warm as it was: none is learning its baselines again.
+            #expect(log.contains("devices=\(owned[index]) evictions=0 not_owned=0 warming=0"), "\(log)")
+        }
+
+        // Without reshard, an instance given another split's checkpoint keeps only the devices it owns now. (Old
+        // instance 1 of 3 holds the middle third of the hash range, which new instances 0 and 1 of 2 share.)
+        let stale = try start("stale", instances: 2, index: 0, state: folder.path("state-1"))
+        #expect(stale.waitForOutput(containing: "loaded checkpoint"), "\(stale.output.current)")
+        let inOld1 = (0..<Self.devices).filter { Self.owner("d-\($0)", of: 3) == 1 }
+        let kept = inOld1.filter { Self.owner("d-\($0)", of: 2) == 0 }.count
+        #expect(kept > 0 && kept < inOld1.count, "the fleet no longer exercises a split checkpoint")
+        #expect(stale.output.current.contains("devices=\(kept) skipped=0 metrics_dropped=0 not_owned=\(inOld1.count - kept)"), "\(stale.output.current)")
+        _ = stop(stale)
     }
 }
