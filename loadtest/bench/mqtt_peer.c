@@ -182,7 +182,10 @@ static int publish(const char *host, int port, int qos, long count, long devices
 static int subscribe(const char *host, int port, int qos, const char *filter, long count, double idle) {
     // `skip` is set by main.
     sub_target = count;
-    struct mosquitto *mosq = make_client(1, "vigil-bench-sub");
+    // A client id of its own, so that several subscribers (loadtest/bench/fanout) do not take over each other.
+    char id[48];
+    snprintf(id, sizeof id, "vigil-bench-sub-%d", (int)getpid());
+    struct mosquitto *mosq = make_client(1, id);
     mosquitto_subscribe_callback_set(mosq, on_subscribe);
     mosquitto_message_callback_set(mosq, on_message);
     if (mosquitto_connect(mosq, host, port, 60) != MOSQ_ERR_SUCCESS || mosquitto_loop_start(mosq) != MOSQ_ERR_SUCCESS) {

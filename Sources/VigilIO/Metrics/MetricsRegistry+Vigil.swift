@@ -18,6 +18,14 @@ extension MetricsRegistry {
             let snapshot = pipeline.snapshot()
             writer.counter("vigil_messages_received_total", help: "Messages handed to the router by the MQTT client.", value: Double(snapshot.received))
             writer.counter("vigil_received_bytes_total", help: "Payload bytes of the messages received.", value: Double(snapshot.receivedBytes))
+            writer.gauge(
+                "vigil_cluster_instances",
+                help: "Instances sharing the fleet by device hash (cluster.mode: hash; 1 otherwise).",
+                value: Double(pipeline.ownership.instances)
+            )
+            writer.gauge(
+                "vigil_cluster_index", help: "This instance's index among them (0 when alone).", value: Double(pipeline.ownership.index)
+            )
             writer.counter(
                 "vigil_messages_not_owned_total",
                 help: "Messages of devices another instance owns (cluster.mode: hash), skipped on purpose.",
