@@ -142,13 +142,9 @@ struct ClusterTests {
             instance.process.signal(SIGTERM)
             #expect(instance.process.waitForExit(timeout: 30) == 0, "\(instance.name): \(instance.process.output.current)")
             let log = instance.process.output.current
-            func field(_ name: String) -> Int? {
-                guard let range = log.range(of: " \(name)=[0-9]+", options: .regularExpression) else { return nil }
-                return Int(log[range].split(separator: "=")[1])
-            }
-            received[instance.name] = field("received")
-            processed[instance.name] = field("processed")
-            notOwned[instance.name] = field("not_owned")
+            received[instance.name] = Self.field("received", in: log)
+            processed[instance.name] = Self.field("processed", in: log)
+            notOwned[instance.name] = Self.field("not_owned", in: log)
         }
         let all = subscriber.messages.current
         let single = events(all, prefix: "single/")
@@ -201,8 +197,7 @@ struct ClusterTests {
         for member in members {
             member.signal(SIGTERM)
             #expect(member.waitForExit(timeout: 30) == 0, "\(member.output.current)")
-            let log = member.output.current
-            received.append(log.range(of: " received=[0-9]+", options: .regularExpression).map { Int(log[$0].split(separator: "=")[1])! } ?? -1)
+            received.append(Self.field("received", in: member.output.current) ?? -1)
         }
         #expect(received.reduce(0, +) == messages.count, "\(received)")
         #expect(received.allSatisfy { $0 > 0 }, "\(received)")
