@@ -338,7 +338,8 @@ package struct DetectionEngine {
                 judge(.ewma, ewmaAssessment(baseline, thresholdZ), slot: slot, value: value, &context, &result, emit)
             }
             if let p = profile.change, selected(.change) {
-                let score = states[d].metrics[slot].change.observe(residual: baseline.z, p)
+                let samples = states[d].metrics[slot].ewma.count
+                let score = states[d].metrics[slot].change.observe(residual: baseline.z, samples: samples, p)
                 let change = states[d].metrics[slot].change
                 let assessment = Assessment(
                     score: score, z: change.direction * change.statistic, expected: baseline.expected,

@@ -35,11 +35,16 @@ package struct CUSUMDetector: Sendable, Equatable {
     package init() {}
 
     /// Accumulates one residual (in σ, against the baseline before the sample) and scores the evidence.
-    package mutating func observe(residual: Double, _ p: Parameters) -> Double {
+    ///
+    /// - Parameter samples: samples the metric's baseline has seen, this one included: the autocorrelation is
+    ///   a plain running mean over the first 500, so a young baseline is not judged as if its residuals were
+    ///   independent (an autocorrelated metric then raised shift after shift until the slow average caught up).
+    package mutating func observe(residual: Double, samples: Int32 = .max, _ p: Parameters) -> Double {
         let clipped = min(max(residual, -p.clip), p.clip)
-        // Learned slowly (a time constant of 500 samples): a shift's residuals are correlated too, and the
-        // tens of samples it takes to detect one must not explain it away.
-        autocorrelation += 0.002 * (Float(clipped) * lastResidual - autocorrelation)
+        // Learned slowly once warm (a time constant of 500 samples): a shift's residuals are correlated too,
+        // and the tens of samples it takes to detect one must not explain it away.
+        let rate = max(0.002, 1 / Float(max(samples, 1)))
+        autocorrelation += rate * (Float(clipped) * lastResidual - autocorrelation)
         lastResidual = Float(clipped)
         let rho = Double(min(max(autocorrelation, 0), 0.98))
         let r = clipped * ((1 - rho) / (1 + rho)).squareRoot()
