@@ -17,15 +17,18 @@ module() { # name, sources...
     -emit-library -static -o "$OUT/lib$name.a" "$@"
 }
 # FUZZ_REUSE_MODULES=1 relinks the targets against the libraries built last time.
+# Every Swift file of a module, in its subfolders too (VigilIO has Outputs/, HTTP/, Metrics/), in a stable order.
+sources() { find "Sources/$1" -name '*.swift' | LC_ALL=C sort; }
 if [ -z "${FUZZ_REUSE_MODULES:-}" ]; then
-  module VigilCore Sources/VigilCore/*.swift Sources/VigilCore/Detectors/*.swift
-  module VigilPipeline Sources/VigilPipeline/*.swift
-  module VigilIO Sources/VigilIO/*.swift
+  for name in VigilCore VigilSim VigilPipeline VigilIO; do   # dependencies first (Package.swift)
+    mapfile -t files < <(sources "$name")
+    module "$name" "${files[@]}"
+  done
 fi
 
 for target in Fuzz/Fuzz*.swift; do
   name=$(basename "$target" .swift)
   swiftc "${FLAGS[@]}" -module-name "$name" "$target" -o "$OUT/$name" \
-    -L "$OUT" -lVigilIO -lVigilPipeline -lVigilCore -lmosquitto -lyaml -lssl -lcrypto -lz
+    -L "$OUT" -lVigilIO -lVigilPipeline -lVigilSim -lVigilCore -lmosquitto -lyaml -lssl -lcrypto -lz
   echo "built $OUT/$name"
 done
