@@ -18,14 +18,6 @@ struct ChaosTests {
         var lost: Int { max(0, sent - processed) }
     }
 
-    /// The `received=` of every "stopped" line in a vigil log.
-    static func received(_ log: String) -> Int {
-        log.split(separator: "\n").filter { $0.contains(" stopped ") }.reduce(0) { total, line in
-            guard let range = line.range(of: " received=") else { return total }
-            return total + (Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0)
-        }
-    }
-
     @Test func chaos() throws {
         let minutes = Double(ProcessInfo.processInfo.environment["VIGIL_CHAOS_MINUTES"] ?? "") ?? 1
         let perRound = Int(ProcessInfo.processInfo.environment["VIGIL_CHAOS_MESSAGES"] ?? "") ?? 20_000
@@ -93,7 +85,7 @@ struct ChaosTests {
                 Thread.sleep(forTimeInterval: 2)
                 collector.signal(SIGTERM)
                 _ = collector.waitForExit(timeout: 30)
-                let more = Self.received(collector.output.current)
+                let more = FaultTests.stoppedTotal("received", in: collector.output.current)
                 log += collector.output.current
                 if more == 0 { break }
             }
@@ -101,7 +93,7 @@ struct ChaosTests {
             broker.stop()
             rows[kind].rounds += 1
             rows[kind].sent += perRound
-            rows[kind].processed += Self.received(log)
+            rows[kind].processed += FaultTests.stoppedTotal("received", in: log)
         }
         var table = "\n| fault | injected | rounds | sent | processed | lost |\n|---|---|---|---|---|---|\n"
         for row in rows {
