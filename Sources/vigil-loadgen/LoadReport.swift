@@ -15,6 +15,9 @@ struct LoadReport {
     var injections: [SyntheticFleet.Injection]
     var events: [PublishedEvent]
     var evaluation: QualityEvaluation
+    /// Per device class of a mixed fleet (in ``DeviceClass/all``'s order): its devices and its own scores;
+    /// empty for a fleet of one class (or a summary that does not say).
+    var byClass: [(name: String, devices: Int, evaluation: QualityEvaluation)] = []
     /// vigil's last log record ("stopped"): received, processed, dropped_<reason>, ...
     var vigilStopped: [String: String]
     /// (epoch seconds, RSS in kB) of vigil, sampled during the run.
@@ -74,15 +77,31 @@ struct LoadReport {
         guard let summary = try jsonLines(summaryPath).first else { throw UsageError(message: "\(summaryPath): empty") }
         self.summary = summary
         let grace = (summary["grace_s"] as? NSNumber)?.doubleValue ?? 10
-        evaluation = QualityEvaluation.score(
-            firings: events.filter { $0.state == "firing" }.map {
-                QualityEvaluation.Firing(device: $0.device, metric: $0.metric, detector: $0.detector, detected: $0.detected)
-            },
-            injections: injections, minimumGrace: grace
-        )
+        let firings = events.filter { $0.state == "firing" }.map {
+            QualityEvaluation.Firing(device: $0.device, metric: $0.metric, detector: $0.detector, detected: $0.detected)
+        }
+        evaluation = QualityEvaluation.score(firings: firings, injections: injections, minimumGrace: grace)
         let devices = (summary["devices"] as? NSNumber)?.doubleValue ?? 0
         let duration = (summary["duration_s"] as? NSNumber)?.doubleValue ?? 0
         evaluation.deviceDays = devices * duration / 86_400
+        // The run's classes, recomputed from its seed, size and mix as the generator drew them.
+        if let mix = summary["classes"] as? [String: NSNumber], mix.values.filter({ $0.doubleValue > 0 }).count > 1 {
+            var scenario = LoadScenario()
+            scenario.devices = Int(devices)
+            scenario.seed = (summary["seed"] as? NSNumber)?.uint64Value ?? 0
+            scenario.classes = mix.mapValues(\.doubleValue)
+            let classOf = Dictionary(uniqueKeysWithValues: scenario.deviceClasses().enumerated().map { ("d-\($0.offset)", $0.element.name) })
+            for deviceClass in DeviceClass.all {
+                let count = classOf.values.filter { $0 == deviceClass.name }.count
+                guard count > 0 else { continue }
+                var score = QualityEvaluation.score(
+                    firings: firings.filter { classOf[$0.device] == deviceClass.name },
+                    injections: injections.filter { classOf[$0.device] == deviceClass.name }, minimumGrace: grace
+                )
+                score.deviceDays = Double(count) * duration / 86_400
+                byClass.append((deviceClass.name, count, score))
+            }
+        }
         vigilStopped = [:]
         if let vigilLogPath, let text = try? String(contentsOfFile: vigilLogPath, encoding: .utf8) {
             for line in text.split(separator: "\n") {
@@ -169,6 +188,22 @@ struct LoadReport {
         if !evaluation.falseAlarmsByDetector.isEmpty {
             lines.append("false alarms by detector/metric: " + evaluation.falseAlarmsByDetector.sorted { $0.key < $1.key }
                 .map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if !byClass.isEmpty {
+            lines.append("")
+            lines.append(cell("class", 16) + cell("devices", 10) + cell("injected", 10) + cell("detected", 10) + cell("recall", 8)
+                + cell("ttd p50", 11) + "false alarms (per device-hour; most by detector/metric)")
+            for (name, devices, score) in byClass {
+                let injected = score.kinds.reduce(0) { $0 + $1.injected }
+                let detected = score.kinds.reduce(0) { $0 + $1.detected }
+                let hours = Double(devices) * duration / 3600
+                let most = score.falseAlarmsByDetector.max { ($0.value, $1.key) < ($1.value, $0.key) }
+                lines.append(cell(name, 16) + cell("\(devices)", 10) + cell("\(injected)", 10) + cell("\(detected)", 10)
+                    + cell(String(format: "%.2f", score.recall), 8)
+                    + cell(seconds(Self.quantile(score.kinds.flatMap(\.timesToDetect).sorted(), 0.5)), 11)
+                    + String(format: "%d (%.4f)", score.falseAlarms, hours > 0 ? Double(score.falseAlarms) / hours : 0)
+                    + (most.map { "; \($0.key) \($0.value)" } ?? ""))
+            }
         }
         return lines.joined(separator: "\n")
     }
