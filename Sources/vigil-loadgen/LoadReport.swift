@@ -228,6 +228,22 @@ struct LoadReport {
         text += "```\n\(table)\n```\n\n![offered rate, latency and RSS over the run](report.svg)\n\n"
         let duration = number("duration_s")
         let bucket = duration >= 300 ? 60.0 : 10.0
+        if !byClass.isEmpty {
+            // Recall per kind and class, with the metric each kind goes into on that class.
+            text += "## By device class\n\nDetected / injected per anomaly kind, and the metric the kind changes on that class.\n\n"
+            text += "| kind | " + byClass.map { "\($0.name) (\($0.devices) devices)" }.joined(separator: " | ") + " |\n"
+            text += "|---|" + String(repeating: "---|", count: byClass.count) + "\n"
+            for (index, kind) in SyntheticFleet.Kind.allCases.enumerated() where byClass.contains(where: { $0.evaluation.kinds[index].injected > 0 }) {
+                text += "| \(kind.rawValue) | " + byClass.map { entry in
+                    let result = entry.evaluation.kinds[index]
+                    let metric = DeviceClass.named(entry.name)?.metric(for: kind).map { " (`\($0)`)" } ?? ""
+                    return result.injected > 0 ? "\(result.detected) / \(result.injected)\(metric)" : "-"
+                }.joined(separator: " | ") + " |\n"
+            }
+            text += "| false alarms per device-hour | " + byClass.map { entry in
+                String(format: "%.4f", Double(entry.evaluation.falseAlarms) / max(Double(entry.devices) * duration / 3600, 1e-9))
+            }.joined(separator: " | ") + " |\n\n"
+        }
         text += "## Over time (\(Int(bucket)) s buckets)\n\n| from (s) | latency p50 (ms) | latency p99 (ms) | vigil RSS (MiB) | firing events (by detection time) |\n|---|---|---|---|---|\n"
         for row in overTime(bucket: bucket) {
             func cell(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "-" }
