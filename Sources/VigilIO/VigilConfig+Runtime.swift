@@ -179,4 +179,17 @@ extension VigilConfig {
         }
         return options
     }
+
+    /// The outbound connection's options (anomaly events, status, metrics summary): the broker settings of
+    /// ``clientOptions(password:)`` under client id `{client_id}-pub`, a clean session, no subscriptions. Kept
+    /// apart from the subscribing connection so that a graceful stop can close intake first and still publish
+    /// what draining the rings produces.
+    package func outboundClientOptions(password: String?) -> MQTTClientOptions {
+        var options = clientOptions(password: password)
+        options.clientID = broker.clientID + "-pub"
+        options.subscriptions = []
+        options.cleanStart = true
+        options.sessionExpirySeconds = 0
+        return options
+    }
 }

@@ -78,11 +78,16 @@ struct RunCommand {
     }
 }
 
-/// The running service: MQTT client → router → shard workers → anomaly publisher.
+/// The running service: MQTT ingest connection → router → shard workers → anomaly publisher (on its own
+/// outbound connection).
 final class Service: Sendable {
     let config: VigilConfig
     let logger: Logger
-    let client: MQTTClient
+    /// The subscribing connection (`client_id`, the persistent session): nothing else goes over it, so a graceful
+    /// stop can close intake first and the broker queues what arrives from then on for the next start.
+    let ingest: MQTTClient
+    /// What Vigil publishes (anomaly events, status, metrics summary): `{client_id}-pub`, a clean session.
+    let outbound: MQTTClient
     let pipeline: Pipeline
     let publisher: AnomalyPublisher
     /// The incident outputs (Alertmanager, PagerDuty, webhook, file), when any is configured.
@@ -97,11 +102,12 @@ final class Service: Sendable {
     ) throws {
         self.config = config
         self.logger = logger
-        var clientOptions = config.clientOptions(password: password)
-        Observability.addStatusMessages(config: config, to: &clientOptions)
-        client = try MQTTClient(options: clientOptions)
+        ingest = try MQTTClient(options: config.clientOptions(password: password))
+        var outboundOptions = config.outboundClientOptions(password: password)
+        Observability.addStatusMessages(config: config, to: &outboundOptions)
+        outbound = try MQTTClient(options: outboundOptions)
         publisher = AnomalyPublisher(
-            client: client, topic: config.outputs.mqtt.topic, qos: config.outputs.mqtt.qos,
+            client: outbound, topic: config.outputs.mqtt.topic, qos: config.outputs.mqtt.qos,
             retain: config.outputs.mqtt.retain, logger: logger
         )
         let observer: any PipelineObserver
@@ -141,13 +147,14 @@ final class Service: Sendable {
         }
         startOutputs()
         do {
-            try client.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
+            try outbound.start(handler: nil)
+            try ingest.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
         } catch {
             logger.error("could not start the MQTT client", [("error", error.description)])
             return 1
         }
         do {
-            try observability.start(client: client, pipeline: pipeline, publisher: publisher)
+            try observability.start(ingest: ingest, outbound: outbound, pipeline: pipeline, publisher: publisher)
         } catch {
             logger.error("could not start the metrics endpoint", [("error", "\(error)")])
             return 1
@@ -171,14 +178,16 @@ final class Service: Sendable {
 
     /// Stops intake, drains the rings, waits for pending publishes, disconnects. Returns the exit code.
     func shutdown() -> Int32 {
-        // A persistent session keeps its subscriptions, so the broker queues what arrives while Vigil is down.
-        if config.broker.cleanStart { client.unsubscribeAll() }
+        // Intake first: once the ingest connection is closed nothing more is delivered (and acknowledged) to a
+        // router that no longer accepts it. A persistent session keeps its subscriptions, so the broker queues
+        // what arrives from here on for the next start; every message delivered so far is in a ring.
+        ingest.stop()
         pipeline.drain()
         stopOutputs()
         let checkpointed = checkpoints.finish()
-        observability.stop(client: client)
-        let flushed = client.waitForPublishes(timeout: 5)
-        client.stop()
+        observability.stop(client: outbound)
+        let flushed = outbound.waitForPublishes(timeout: 5)
+        outbound.stop()
         let snapshot = pipeline.snapshot()
         var fields: [(String, String)] = [
             ("received", String(snapshot.received)), ("processed", String(snapshot.processed)),
@@ -197,7 +206,7 @@ final class Service: Sendable {
             func ms(_ seconds: Double?) -> String { seconds.map { String(format: "%.1fms", $0 * 1000) } ?? "-" }
             fields.append(("mttd_\(kind.label)", "n=\(ttd.count) mean=\(ms(ttd.mean)) p50=\(ms(ttd.quantile(0.5))) p90=\(ms(ttd.quantile(0.9))) p99=\(ms(ttd.quantile(0.99)))"))
         }
-        if !flushed { logger.warning("stopped with anomaly events not acknowledged by the broker", [("pending", String(client.unacknowledgedPublishes))]) }
+        if !flushed { logger.warning("stopped with anomaly events not acknowledged by the broker", [("pending", String(outbound.unacknowledgedPublishes))]) }
         logger.info("stopped", fields)
         return checkpointed ? 0 : 1
     }

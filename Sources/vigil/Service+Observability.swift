@@ -21,14 +21,14 @@ final class Observability: Sendable {
     // A timer source is thread-safe; the protocol is not annotated Sendable (the only reason).
     nonisolated(unsafe) private let summaryTimer: (any DispatchSourceTimer)?
 
-    /// The status messages (Last Will `offline`, `online` on every connect), added to the client's options.
+    /// The status messages (Last Will `offline`, `online` on every connect), added to the outbound connection's options.
     static func addStatusMessages(config: VigilConfig, to options: inout MQTTClientOptions) {
         let topic = config.statusTopic
         options.will = .init(topic: topic, payload: "offline", qos: config.status.qos, retain: true)
         options.birth = .init(topic: topic, payload: "online", qos: config.status.qos, retain: true)
     }
 
-    /// Binds the HTTP endpoint (an address in use is a start-up error); nothing is served until ``start(client:pipeline:publisher:)``.
+    /// Binds the HTTP endpoint (an address in use is a start-up error); nothing is served until ``start(ingest:outbound:pipeline:publisher:)``.
     init(config: VigilConfig, logger: Logger, anomalies: AnomalyMetrics) throws {
         self.config = config
         self.logger = logger
@@ -49,7 +49,7 @@ final class Observability: Sendable {
         summaryTimer = config.status.metricsIntervalSeconds > 0 ? DispatchSource.makeTimerSource(queue: summaryQueue) : nil
     }
 
-    /// Set once by ``start(client:pipeline:publisher:)``: the server answers 503 until then.
+    /// Set once by ``start(ingest:outbound:pipeline:publisher:)``: the server answers 503 until then.
     private let endpoint = EndpointBox()
 
     private final class EndpointBox: Sendable {
@@ -57,13 +57,13 @@ final class Observability: Sendable {
     }
 
     /// Registers the families and readiness conditions, then serves and starts the summary timer.
-    func start(client: MQTTClient, pipeline: Pipeline, publisher: AnomalyPublisher) throws {
+    func start(ingest: MQTTClient, outbound: MQTTClient, pipeline: Pipeline, publisher: AnomalyPublisher) throws {
         registry.registerBuildInfo()
-        registry.registerBroker(client, publisher: publisher)
+        registry.registerBroker(ingest: ingest, outbound: outbound, publisher: publisher)
         registry.registerPipeline(pipeline)
         registry.registerAnomalies(anomalies)
-        readiness.add("broker_connected") { client.isConnected }
-        readiness.add("subscribed") { client.isSubscribed }
+        readiness.add("broker_connected") { ingest.isConnected && outbound.isConnected }
+        readiness.add("subscribed") { ingest.isSubscribed }
         // Issue 8 (checkpoints) replaces this with "checkpoint loaded"; with no checkpoint configured it is true.
         readiness.add("checkpoint_loaded") { true }
         if let server {
@@ -88,12 +88,12 @@ final class Observability: Sendable {
             summaryTimer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(100))
             summaryTimer.setEventHandler { [logger] in
                 // While disconnected a QoS 1 summary would only queue up in the client, stale by the time it goes.
-                guard client.isConnected else {
+                guard outbound.isConnected else {
                     _ = summary.next()
                     return
                 }
                 do {
-                    try client.publish(topic: topic, payload: summary.next(), qos: qos)
+                    try outbound.publish(topic: topic, payload: summary.next(), qos: qos)
                 } catch {
                     logger.warning("could not publish the metrics summary", [("topic", topic), ("error", "\(error)")], limitKey: "metrics_summary")
                 }

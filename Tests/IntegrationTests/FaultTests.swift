@@ -9,13 +9,16 @@ import VigilIO
 struct FaultTests {
     /// Publishes `count` QoS 1 messages numbered 0..<count, retrying a publish the client refuses while the
     /// broker is away; `pause(i)` runs before message i.
-    static func publish(_ publisher: MQTTClient, count: Int, topic: (Int) -> String, pause: (Int) throws -> Void = { _ in }) throws {
+    static func publish(
+        _ publisher: MQTTClient, count: Int, topic: (Int) -> String, pause: (Int) throws -> Void = { _ in },
+        payload: (Int) -> String = { "\($0)" }
+    ) throws {
         for index in 0..<count {
             try pause(index)
             var attempts = 0
             while true {
                 do {
-                    try publisher.publish(topic: topic(index), payload: "\(index)", qos: 1)
+                    try publisher.publish(topic: topic(index), payload: payload(index), qos: 1)
                     break
                 } catch {
                     attempts += 1
@@ -73,13 +76,17 @@ struct FaultTests {
         #expect(subscriber.resumedSessionCount >= 1, "the broker did not keep the session")
     }
 
-    static func writeConfig(broker: Broker, state: URL) throws -> String {
-        try VigilRunTests.writeConfig(broker: broker, extra: """
-            state:
-              dir: "\(state.path)"
-              checkpoint_interval_s: 1
-            shutdown_timeout_s: 20
-            """)
+    static func writeConfig(broker: Broker, state: URL, metricsPort: Int = 0) throws -> String {
+        try VigilRunTests.writeConfig(
+            broker: broker,
+            extra: """
+                state:
+                  dir: "\(state.path)"
+                  checkpoint_interval_s: 1
+                shutdown_timeout_s: 20
+                """,
+            metrics: "{listen: \"127.0.0.1:\(metricsPort)\"}"
+        )
     }
 
     static func samples(device: String, count: Int, start: Double, offset: Int = 0) -> [String] {
@@ -153,34 +160,67 @@ struct FaultTests {
         #expect(try CheckpointFile.load(path: state.appendingPathComponent("state.vigilckpt").path) != nil)
     }
 
-    @Test func sigtermUnderFullLoadExitsCleanlyWithinTheBound() throws {
+    /// The sum over a log's "stopped" lines of `field=N` (each vigil run logs one at its clean stop).
+    static func stoppedTotal(_ field: String, in log: String) -> Int {
+        log.split(separator: "\n").filter { $0.contains(" stopped ") }.reduce(0) { total, line in
+            guard let range = line.range(of: " \(field)=") else { return total }
+            return total + (Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0)
+        }
+    }
+
+    @Test func sigtermUnderFullLoadExitsCleanlyWithinTheBoundAndLosesNothing() throws {
         let broker = try Broker()
         defer { broker.stop() }
         let folder = try TemporaryDirectory("vigil-fault")
         let state = folder.url.appendingPathComponent("state")
-        let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", try Self.writeConfig(broker: broker, state: state)])
+        // One config for both runs: its client id names the persistent session.
+        let metricsPort = try FreePort.find()
+        let config = try Self.writeConfig(broker: broker, state: state, metricsPort: metricsPort)
+        var vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
         #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
         let publisher = try MQTTClient(options: MQTTClientOptions(host: "127.0.0.1", port: broker.port, clientID: "fault-load"))
         try publisher.start(handler: nil)
         defer { publisher.stop() }
         let start = Date().timeIntervalSince1970 - 100_000
-        // Full rate from a second thread while the signal comes.
+        let count = 40_000
+        // Full rate from a second thread while the signal comes, and on while vigil is down: its persistent
+        // session makes the broker queue those for the next start.
         let done = Awaitable<Bool>(false)
         Thread.detachNewThread {
-            for index in 0..<40_000 {
-                let payload = "{\"ts\": \(Int64((start + Double(index / 200)) * 1000)), \"temperature\": \(20 + Double(index % 7) / 10)}"
-                try? publisher.publish(topic: "devices/l-\(index % 200)/telemetry", payload: payload, qos: 1)
-            }
+            try? Self.publish(publisher, count: count, topic: { "devices/l-\($0 % 200)/telemetry" }, payload: { index in
+                "{\"ts\": \(Int64((start + Double(index / 200)) * 1000)), \"temperature\": \(20 + Double(index % 7) / 10)}"
+            })
             done.update { $0 = true }
         }
         #expect(vigil.output.wait(timeout: 20) { $0.contains("checkpoint written reason=periodic") }.satisfied)
         vigil.signal(SIGTERM)
         // The bound is shutdown_timeout_s (20 here); a clean stop takes far less.
         #expect(vigil.waitForExit(timeout: 25) == 0, "\(vigil.output.current)")
-        let log = vigil.output.current
+        var log = vigil.output.current
         #expect(log.contains("checkpoint written reason=shutdown"), "\(log)")
         #expect(try CheckpointFile.load(path: state.appendingPathComponent("state.vigilckpt").path) != nil)
-        _ = done.wait(timeout: 30) { $0 }
+        #expect(Self.stoppedTotal("received", in: log) > 0, "\(log)")
+
+        // The rest arrives at the next start: intake closed before the rings drained, so nothing was delivered
+        // to a closed router (no dropped_shutdown), and received + received = sent (at least once).
+        vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        #expect(done.wait(timeout: 60) { $0 }.satisfied)
+        #expect(publisher.waitForPublishes(timeout: 30))
+        let firstRun = Self.stoppedTotal("received", in: log)
+        let receivedNow = { () -> Int in
+            let body = (try? HTTPProbe.get(port: metricsPort, path: "/metrics").body) ?? ""
+            let line = body.split(separator: "\n").first { $0.hasPrefix("vigil_messages_received_total ") }
+            return line.flatMap { Double($0.split(separator: " ")[1]) }.map(Int.init) ?? 0
+        }
+        #expect(eventually(timeout: 60) { firstRun + receivedNow() >= count }, "\(firstRun) + \(receivedNow()) of \(count)")
+        vigil.signal(SIGTERM)
+        #expect(vigil.waitForExit(timeout: 25) == 0, "\(vigil.output.current)")
+        log += vigil.output.current
+        let received = Self.stoppedTotal("received", in: log)
+        #expect(received >= count, "\(log)")
+        #expect(Self.stoppedTotal("processed", in: log) == received, "\(log)")
+        #expect(Self.stoppedTotal("dropped", in: log) == 0, "\(log)")
     }
 
     @Test func trainWritesAModelThatRunLoads() throws {

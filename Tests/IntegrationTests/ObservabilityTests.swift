@@ -95,7 +95,8 @@ struct ObservabilityTests {
             "vigil_messages_received_total ", "vigil_messages_dropped_total{reason=\"syntax\"}", "vigil_devices_tracked 3",
             "vigil_anomalies_total{detector=\"ewma\",state=\"firing\"}", "vigil_time_to_detect_seconds_bucket{detector=\"ewma\",le=\"+Inf\"}",
             "vigil_detection_latency_seconds_count ", "vigil_ring_capacity_bytes{shard=\"1\"}", "vigil_worker_busy_seconds_total{shard=\"0\"}",
-            "vigil_broker_connected 1", "vigil_broker_reconnects_total 0", "vigil_build_info{version=",
+            "vigil_broker_connected{connection=\"ingest\"} 1", "vigil_broker_connected{connection=\"outbound\"} 1",
+            "vigil_broker_reconnects_total{connection=\"ingest\"} 0", "vigil_build_info{version=",
         ] {
             #expect(scrape.body.contains(name), "missing \(name)")
         }

@@ -36,3 +36,14 @@ package final class Awaitable<Value: Sendable>: @unchecked Sendable {
         return (value, true)
     }
 }
+
+/// For state that can only be asked for (an HTTP endpoint, another process): asks every `interval` seconds
+/// until `check` holds, for at most `timeout` seconds; returns whether it held.
+package func eventually(timeout: Double, interval: Double = 0.1, _ check: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !check() {
+        if Date() >= deadline { return false }
+        Thread.sleep(forTimeInterval: interval)
+    }
+    return true
+}

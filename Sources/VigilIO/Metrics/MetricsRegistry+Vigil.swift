@@ -89,13 +89,23 @@ extension MetricsRegistry {
     }
 
     /// Broker connection state, connects and reconnects, and anomaly publishing.
-    package func registerBroker(_ client: MQTTClient, publisher: AnomalyPublisher) {
+    package func registerBroker(ingest: MQTTClient, outbound: MQTTClient, publisher: AnomalyPublisher) {
+        let connections = [("ingest", ingest), ("outbound", outbound)]
         register { writer in
-            writer.gauge("vigil_broker_connected", help: "1 while connected to the broker.", value: client.isConnected ? 1 : 0)
-            writer.gauge("vigil_broker_subscribed", help: "1 while every subscription is granted on the current connection.", value: client.isSubscribed ? 1 : 0)
-            writer.counter("vigil_broker_connects_total", help: "Successful connections to the broker, the first one included.", value: Double(client.connectCount))
-            writer.counter("vigil_broker_reconnects_total", help: "Successful connections after the first.", value: Double(max(0, client.connectCount - 1)))
-            writer.gauge("vigil_broker_unacknowledged_publishes", help: "QoS 1/2 publishes the broker has not acknowledged yet.", value: Double(max(0, client.unacknowledgedPublishes)))
+            func perConnection(_ value: (MQTTClient) -> Int) -> [(MetricsWriter.Labels, Double)] {
+                connections.map { ([("connection", $0.0)], Double(value($0.1))) }
+            }
+            writer.gauge(
+                "vigil_broker_connected", help: "1 while connected to the broker, per connection (ingest subscribes; outbound publishes).",
+                samples: perConnection { $0.isConnected ? 1 : 0 }
+            )
+            writer.gauge(
+                "vigil_broker_subscribed", help: "1 while every subscription is granted on the ingest connection.",
+                samples: [([("connection", "ingest")], ingest.isSubscribed ? 1 : 0)]
+            )
+            writer.counter("vigil_broker_connects_total", help: "Successful connections to the broker, the first one included.", samples: perConnection(\.connectCount))
+            writer.counter("vigil_broker_reconnects_total", help: "Successful connections after the first.", samples: perConnection { max(0, $0.connectCount - 1) })
+            writer.gauge("vigil_broker_unacknowledged_publishes", help: "QoS 1/2 publishes the broker has not acknowledged yet.", value: Double(max(0, outbound.unacknowledgedPublishes)))
             writer.counter("vigil_anomaly_events_published_total", help: "Anomaly events handed to the MQTT client.", value: Double(publisher.publishedCount))
             writer.counter("vigil_anomaly_events_publish_failed_total", help: "Anomaly events the MQTT client refused.", value: Double(publisher.publishFailedCount))
         }
