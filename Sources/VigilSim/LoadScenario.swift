@@ -69,10 +69,7 @@ package struct LoadScenario: Sendable, Equatable {
         var result = Array(repeating: last.0, count: devices)
         guard shares.count > 1 else { return result }
         var random = SimRandom(seed: seed ^ 0xC1A5_5E5)
-        var order = Array(0..<devices)
-        for index in stride(from: order.count - 1, to: 0, by: -1) {
-            order.swapAt(index, Int(random.next() % UInt64(index + 1)))
-        }
+        let order = Self.shuffledDevices(devices, &random)
         var cursor = 0
         for (deviceClass, fraction) in shares.dropLast() {
             for _ in 0..<Int((fraction * Double(devices)).rounded()) where cursor < devices {
@@ -81,6 +78,15 @@ package struct LoadScenario: Sendable, Equatable {
             }
         }
         return result
+    }
+
+    /// The device numbers `0..<devices` in a Fisher-Yates shuffle drawn from `random`.
+    static func shuffledDevices(_ devices: Int, _ random: inout SimRandom) -> [Int] {
+        var order = Array(0..<devices)
+        for index in stride(from: order.count - 1, to: 0, by: -1) {
+            order.swapAt(index, Int(random.next() % UInt64(index + 1)))
+        }
+        return order
     }
 
     /// The ground truth: which device gets which anomaly when, for a run that starts at `start` (epoch s).
@@ -92,10 +98,7 @@ package struct LoadScenario: Sendable, Equatable {
     package func injections(start: Double) -> [SyntheticFleet.Injection] {
         let deviceClasses = deviceClasses()
         var random = SimRandom(seed: seed ^ 0x5EED)
-        var order = Array(0..<devices)
-        for index in stride(from: order.count - 1, to: 0, by: -1) {
-            order.swapAt(index, Int(random.next() % UInt64(index + 1)))
-        }
+        let order = Self.shuffledDevices(devices, &random)
         var cursor = 0
         var result: [SyntheticFleet.Injection] = []
         for anomaly in anomalies {
