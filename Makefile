@@ -40,8 +40,9 @@ bench: deps
 	$(SWIFT) build -c release --product vigil-bench
 	"$$($(SWIFT) build -c release --show-bin-path)/vigil-bench" $(BENCH_ARGS)
 
-# Fault injection for CHAOS_MINUTES (docs/reliability.md): broker restarts and crashes, vigil restarts; prints
-# a table of messages sent, processed and lost per fault (also written to .build/chaos.md).
+# Fault injection for CHAOS_MINUTES (docs/reliability.md): broker restarts and crashes, vigil restarts, webhook
+# outages, and a device-id cardinality attack; prints a table of what was sent, processed and lost per fault
+# (also written to .build/chaos.md).
 CHAOS_MINUTES ?= 5
 chaos: deps
 	$(SWIFT) build --build-tests

@@ -125,6 +125,8 @@ package final class MQTTClient: Sendable {
         /// Connects whose CONNACK said the broker still had our session.
         let resumed = Atomic<Int>(0)
         let stopRequested = Atomic<Bool>(false)
+        /// Whether libmosquitto reported the end of the current connection attempt (its disconnect callback).
+        let disconnectReported = Atomic<Bool>(false)
         /// Signalled when the network thread ends.
         let threadEnded = DispatchSemaphore(value: 0)
 
@@ -206,6 +208,7 @@ package final class MQTTClient: Sendable {
             let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
             context.connected.store(false, ordering: .releasing)
             context.subscribed.store(false, ordering: .releasing)
+            context.disconnectReported.store(true, ordering: .relaxed)
             context.currentHandler?.mqttDisconnected(code: code, description: String(cString: mosquitto_strerror(code)))
         }
         mosquitto_subscribe_callback_set(handle) { _, userdata, _, count, granted in
@@ -283,6 +286,7 @@ package final class MQTTClient: Sendable {
         var generator = SystemRandomNumberGenerator()
         var attempts = 0
         while !context.stopRequested.load(ordering: .acquiring) {
+            context.disconnectReported.store(false, ordering: .relaxed)
             var rc = attempts == 0 ? first : connectOnce(handle: handle, options: options)
             attempts += 1
             if rc == Int32(MOSQ_ERR_SUCCESS.rawValue) {
@@ -291,7 +295,11 @@ package final class MQTTClient: Sendable {
                     if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) { break }
                     if context.connected.load(ordering: .relaxed) { delay = Double(options.reconnectMinSeconds) }
                 }
-            } else {
+            }
+            // A refused TCP connect, and a TLS handshake that fails inside mosquitto_loop (a broker certificate
+            // that does not verify, a wrong name), end the attempt without libmosquitto's disconnect callback.
+            if rc != Int32(MOSQ_ERR_SUCCESS.rawValue), !context.disconnectReported.load(ordering: .relaxed) {
+                context.connected.store(false, ordering: .releasing)
                 context.currentHandler?.mqttDisconnected(code: rc, description: String(cString: mosquitto_strerror(rc)))
             }
             guard !context.stopRequested.load(ordering: .acquiring) else { break }

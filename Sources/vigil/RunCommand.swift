@@ -147,7 +147,7 @@ final class Service: Sendable {
         }
         startOutputs()
         do {
-            try outbound.start(handler: nil)
+            try outbound.start(handler: ConnectionLog(logger: logger, broker: broker, connection: "outbound"))
             try ingest.start(handler: RouterHandler(router: pipeline.router, logger: logger, broker: broker))
         } catch {
             logger.error("could not start the MQTT client", [("error", error.description)])

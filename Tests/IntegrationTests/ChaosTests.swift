@@ -34,11 +34,20 @@ struct ChaosTests {
             Row(fault: "broker restart", injected: "SIGTERM mosquitto mid-stream, restart on the same port (persistence on)"),
             Row(fault: "broker crash", injected: "SIGKILL mosquitto mid-stream, restart (autosave after every change)"),
             Row(fault: "vigil restart", injected: "SIGTERM vigil mid-stream, restart (persistent session, checkpoint)"),
+            Row(fault: "endpoint outage", injected: "webhook answers 503 while 40 events fire, then recovers (counts: distinct event ids)"),
+            Row(fault: "endpoint outage + vigil restart", injected: "webhook 503, vigil SIGTERMed with events in its outbox, restarted after recovery (distinct event ids)"),
         ]
         var round = 0
         while Date() < deadline {
             let kind = round % rows.count
             round += 1
+            if kind >= 3 {
+                let (sent, delivered) = try Self.endpointOutageRound(restartVigil: kind == 4)
+                rows[kind].rounds += 1
+                rows[kind].sent += sent
+                rows[kind].processed += delivered
+                continue
+            }
             let folder = try TemporaryDirectory("vigil-chaos")
             let brokerFolder = folder.url.appendingPathComponent("broker")
             var broker = try Broker(directory: brokerFolder, persistence: true, autosaveEveryChange: kind == 1)
@@ -94,13 +103,61 @@ struct ChaosTests {
             rows[kind].sent += perRound
             rows[kind].processed += Self.received(log)
         }
-        var table = "\n| fault | injected | rounds | messages sent | processed | lost |\n|---|---|---|---|---|---|\n"
+        var table = "\n| fault | injected | rounds | sent | processed | lost |\n|---|---|---|---|---|---|\n"
         for row in rows {
             table += "| \(row.fault) | \(row.injected) | \(row.rounds) | \(row.sent) | \(row.processed) | \(row.lost) |\n"
         }
         print(table)
         try? table.write(toFile: ProcessInfo.processInfo.environment["VIGIL_CHAOS_REPORT"] ?? "/dev/null", atomically: false, encoding: .utf8)
         for row in rows where row.fault != "broker crash" { #expect(row.lost == 0, "\(row.fault): lost \(row.lost)") }
+    }
+
+    /// One endpoint outage: 20 devices each fire and resolve once (40 events) while the webhook answers 503;
+    /// then it recovers, with vigil running on or (`restartVigil`) stopped with the events in its outbox and
+    /// started again. Returns the events published on MQTT and those the webhook accepted, by distinct id.
+    static func endpointOutageRound(restartVigil: Bool) throws -> (sent: Int, delivered: Int) {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let failing = Awaitable(true)
+        let receiver = try HTTPReceiver { _ in failing.current ? .init(status: 503) : .init(status: 200) }
+        defer { receiver.stop() }
+        let subscriber = try TestSubscriber(port: broker.port, filters: ["vigil/anomalies/#"])
+        defer { subscriber.client.stop() }
+        #expect(subscriber.waitUntilSubscribed())
+        let config = try VigilRunTests.writeConfig(broker: broker, extra: """
+            state:
+              dir: "state"
+            outbox:
+              retry_min_ms: 50
+              retry_max_ms: 400
+              shutdown_grace_ms: 200
+            outputs:
+              webhook:
+                url: "\(receiver.url)/hook"
+                secret_file: "\(try IncidentOutputRunTests.secretFile(broker))"
+            """)
+        let devices = (0..<20).map { "eo-\($0)" }
+        let start = Date().timeIntervalSince1970 - 1000
+        var vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        for device in devices { try IncidentOutputRunTests.publish(0..<205, port: broker.port, device: device, start: start) }
+        let expected = devices.count * 2
+        #expect(subscriber.messages.wait(timeout: 30) { $0.count >= expected }.satisfied, "\(vigil.output.current)")
+        #expect(receiver.requests.wait(timeout: 10) { $0.count >= 3 }.satisfied, "the webhook was not tried")
+        if restartVigil {
+            vigil.signal(SIGTERM)
+            #expect(vigil.waitForExit(timeout: 30) == 0)
+            failing.update { $0 = false }
+            vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        } else {
+            failing.update { $0 = false }
+        }
+        let sentIDs = Set(IncidentOutputRunTests.ids(subscriber.messages.current.map(\.payload)))
+        let accepted = { (requests: [HTTPReceiver.Request]) in Set(requests.filter { $0.status == 200 }.compactMap { $0.headers["webhook-id"] }) }
+        _ = receiver.requests.wait(timeout: 30) { accepted($0).isSuperset(of: sentIDs) }
+        vigil.signal(SIGTERM)
+        _ = vigil.waitForExit(timeout: 30)
+        return (sentIDs.count, accepted(receiver.requests.current).intersection(sentIDs).count)
     }
 }
 

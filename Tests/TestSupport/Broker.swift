@@ -23,12 +23,12 @@ package final class Broker: @unchecked Sendable {
     ///   - directory: a folder to keep its log and persistence file in, kept at ``stop()`` (a restarted broker
     ///     finds its sessions there); nil: a fresh folder, removed at ``stop()``.
     ///   - persistence: whether mosquitto saves sessions and queued messages to `directory` (on a clean stop,
-    ///     and after every change when `autosaveEveryChange`).
+    ///     after every change when `autosaveEveryChange`, else every `autosaveSeconds`).
     ///   - extraConfig: lines after the loopback listener's; per-listener ones (`cafile`, `certfile`,
     ///     `require_certificate`) apply to it, which makes it a TLS listener.
     package init(
         port requestedPort: Int? = nil, directory given: URL? = nil, persistence: Bool = false,
-        autosaveEveryChange: Bool = false, extraConfig: [String] = [], timeout: Double = 10
+        autosaveEveryChange: Bool = false, autosaveSeconds: Int = 1800, extraConfig: [String] = [], timeout: Double = 10
     ) throws {
         let executable = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let executable else {
@@ -45,7 +45,7 @@ package final class Broker: @unchecked Sendable {
             "persistence \(persistence)",
             "persistence_location \(directory.path)/",
             "autosave_on_changes \(autosaveEveryChange)",
-            "autosave_interval \(autosaveEveryChange ? 1 : 1800)",
+            "autosave_interval \(autosaveEveryChange ? 1 : autosaveSeconds)",
             // A slow test subscriber must not lose QoS 0 messages to the default queue limit of 1000.
             "max_queued_messages 100000",
             "log_dest file \(directory.path)/mosquitto.log",
@@ -76,6 +76,9 @@ package final class Broker: @unchecked Sendable {
         process.stop(signal: SIGTERM)
         if ownsDirectory { try? FileManager.default.removeItem(at: directory) }
     }
+
+    /// mosquitto's persistence file (sessions and queued messages), once it has written one.
+    package var persistenceFile: URL { directory.appendingPathComponent("mosquitto.db") }
 
     /// Kills the broker abruptly (SIGKILL), to test reconnects.
     package func kill() {

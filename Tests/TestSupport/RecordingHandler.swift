@@ -1,3 +1,4 @@
+import Foundation
 import VigilIO
 
 /// An ``MQTTClientHandler`` that records connects, refusals and disconnects, and counts messages by the decimal
@@ -10,10 +11,13 @@ package final class RecordingHandler: MQTTClientHandler {
     /// (distinct sequence numbers seen, messages received).
     package let received = Awaitable<(distinct: Int, total: Int)>((0, 0))
     private let seen = Awaitable<Set<Int>>([])
+    /// Time spent per message, to play a consumer slower than its publisher (a backlog builds at the broker).
+    private let delayMicroseconds: UInt32
 
-    package init() {}
+    package init(delayMicroseconds: UInt32 = 0) { self.delayMicroseconds = delayMicroseconds }
 
     package func mqttMessage(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
+        if delayMicroseconds > 0 { usleep(delayMicroseconds) }
         var number = 0
         var digits = 0
         for byte in payload {
