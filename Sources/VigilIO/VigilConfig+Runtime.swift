@@ -192,4 +192,17 @@ extension VigilConfig {
         options.sessionExpirySeconds = 0
         return options
     }
+
+    /// `vigil record`'s options: a tap beside the service, never in its place. Its own client id
+    /// (`{client_id}-record-{pid}`: the service's would take over its session), a clean session (a recording
+    /// leaves nothing queued at the broker), and the plain filters (a shared subscription would take a share of
+    /// the service's messages instead of a copy of all of them).
+    package func recordClientOptions(password: String?, processID: Int32) -> MQTTClientOptions {
+        var options = clientOptions(password: password)
+        options.clientID = "\(broker.clientID)-record-\(processID)"
+        options.cleanStart = true
+        options.sessionExpirySeconds = 0
+        options.subscriptions = subscriptions.map { ($0.filter, $0.qos) }
+        return options
+    }
 }

@@ -26,6 +26,9 @@ struct RecordCommand {
 
         It stops after --duration seconds, after --max-messages messages, or on SIGINT/SIGTERM, whichever
         comes first. The config's detector and output settings are not used (nothing is scored).
+        It runs beside a `vigil run` with the same config without disturbing it: its own client id
+        ({client_id}-record-{pid}), a clean session, and the plain filters (never the cluster's share group),
+        so it records a copy of everything and leaves nothing queued at the broker.
 
         FLAGS:
           --config PATH       Broker and subscriptions (see config.yaml.example).
@@ -75,7 +78,7 @@ struct RecordCommand {
             + config.subscriptions.map(\.filter).joined(separator: ", ") + " on \(config.broker.host):\(config.broker.port); writing \(writer.path)")
         let client: MQTTClient
         do {
-            client = try MQTTClient(options: config.clientOptions(password: password))
+            client = try MQTTClient(options: config.recordClientOptions(password: password, processID: getpid()))
             try client.start(handler: sink)
         } catch {
             printError("vigil record: cannot start the MQTT client: \(error)")
@@ -111,7 +114,6 @@ struct RecordCommand {
             usleep(50_000)
         }
         if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        client.unsubscribeAll()
         client.stop()
         let seconds = Double(WallClock.nowNanos() - started) / 1e9
         do {

@@ -19,6 +19,7 @@ struct RecordReplayTests {
                 qos: 1
             payload:
               timestamp_field: "ts"
+            metrics: {listen: "127.0.0.1:0"}
             """)
     }
 
@@ -32,9 +33,12 @@ struct RecordReplayTests {
         let first = try Broker()
         let second = try Broker()
         let recording = folder.path("fleet.jsonl.gz")
-        let recorder = try ChildProcess(product: "vigil", arguments: [
-            "record", "--config", try Self.brokerConfig(folder, "first.yaml", port: first.port), "--output", recording,
-        ])
+        // The service runs on the config the recorder uses: recording beside it must neither take over its
+        // session nor take messages from it.
+        let config = try Self.brokerConfig(folder, "first.yaml", port: first.port)
+        let service = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        #expect(service.waitForOutput(containing: "subscribed"), "\(service.output.current)")
+        let recorder = try ChildProcess(product: "vigil", arguments: ["record", "--config", config, "--output", recording])
         #expect(recorder.waitForOutput(containing: "vigil record: subscribed"), "\(recorder.output.current)")
         let watcher = try TestSubscriber(port: first.port, filters: ["devices/+/telemetry"])
         #expect(watcher.waitUntilSubscribed())
@@ -63,6 +67,10 @@ struct RecordReplayTests {
         #expect(recorder.waitForExit(timeout: 15) == 0, "\(recorder.output.current)")
         _ = recorder.output.wait(timeout: 2) { $0.contains("recorded") }
         #expect(recorder.output.current.contains("recorded \(sent) messages"), "\(recorder.output.current)")
+        service.signal(SIGTERM)
+        #expect(service.waitForExit(timeout: 15) == 0)
+        #expect(service.output.current.contains("stopped received=\(sent) "), "\(service.output.current)")
+        #expect(!service.output.current.contains("connection lost"), "\(service.output.current)")
 
         // Offline: every message read and processed.
         let offline = try ChildProcess.run(product: "vigil", arguments: ["replay", "--offline", recording], timeout: 60)
