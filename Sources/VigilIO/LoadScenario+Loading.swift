@@ -1,3 +1,4 @@
+import Foundation
 package import VigilSim
 
 extension LoadScenario {
@@ -31,7 +32,7 @@ extension ConfigDecoder {
         }
         let top = ConfigMapping(
             field: ConfigField(key: "", line: root.line, node: root), pairs: pairs,
-            known: ["description", "devices", "rate", "duration_s", "seed", "grace_s", "anomalies"], decoder: &self
+            known: ["description", "devices", "rate", "duration_s", "seed", "grace_s", "classes", "anomalies"], decoder: &self
         )
         var scenario = LoadScenario()
         read(&scenario.description, top["description"], check: { _ in nil })
@@ -42,6 +43,7 @@ extension ConfigDecoder {
         read(&seed, top["seed"], range: 0...)
         scenario.seed = UInt64(seed)
         read(&scenario.graceSeconds, top["grace_s"], requirement: "must be at least 0") { $0 >= 0 && $0.isFinite }
+        if let classes = decodeClasses(top["classes"]) { scenario.classes = classes }
         guard let field = top["anomalies"] else { return scenario }
         guard case .sequence(let items) = field.node.content else {
             report(.typeMismatch, field.key, field.line, "expected a list of anomalies, found \(describe(field.node))")
@@ -81,5 +83,33 @@ extension ConfigDecoder {
             scenario.anomalies.append(anomaly)
         }
         return scenario
+    }
+}
+
+extension ConfigDecoder {
+    /// `classes:`: a mapping of ``DeviceClass`` names to fractions of the fleet that add up to 1; nil when
+    /// absent or wrong (reported).
+    mutating func decodeClasses(_ field: ConfigField?) -> [String: Double]? {
+        guard let field else { return nil }
+        let names = DeviceClass.all.map(\.name)
+        guard case .mapping(let pairs) = field.node.content, !pairs.isEmpty else {
+            report(.typeMismatch, field.key, field.line, "expected a mapping of device classes (\(names.joined(separator: ", "))) to fractions of the fleet, found \(describe(field.node))")
+            return nil
+        }
+        let issuesBefore = issues.count
+        let mapping = ConfigMapping(field: field, pairs: pairs, known: names, decoder: &self)
+        var classes: [String: Double] = [:]
+        for name in names {
+            guard let share = mapping[name] else { continue }
+            var fraction = 0.0
+            if read(&fraction, share, requirement: "must be between 0 and 1", { (0...1).contains($0) }) { classes[name] = fraction }
+        }
+        guard issues.count == issuesBefore else { return nil }
+        let total = classes.values.reduce(0, +)
+        guard abs(total - 1) <= 1e-9 else {
+            report(.invalidValue, field.key, field.line, "the fractions must add up to 1, they add up to \(String(format: "%g", total))")
+            return nil
+        }
+        return classes
     }
 }

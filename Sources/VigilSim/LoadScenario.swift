@@ -10,6 +10,7 @@
 /// duration_s: 60
 /// seed: 1
 /// grace_s: 10          # a detection counts up to max(grace_s, duration) after an anomaly ends
+/// classes: {environment: 0.5, power_meter: 0.3, controller: 0.2}   # default: all environment
 /// anomalies:
 ///   - {kind: spike, fraction: 0.005, at_s: 25, spread_s: 20}
 ///   - {kind: level_shift, fraction: 0.005, at_s: 25, spread_s: 20, duration_s: 10}
@@ -36,6 +37,9 @@ package struct LoadScenario: Sendable, Equatable {
     package var durationSeconds = 60.0
     package var seed: UInt64 = 1
     package var graceSeconds = 10.0
+    /// The fleet's mix: a ``DeviceClass`` name to the fraction of the devices of that class (the fractions add
+    /// up to 1).
+    package var classes: [String: Double] = [DeviceClass.environment.name: 1]
     package var anomalies: [Anomaly] = []
 
     package init() {}
@@ -54,17 +58,47 @@ package struct LoadScenario: Sendable, Equatable {
     /// Each device's reporting interval, seconds.
     package var interval: Double { Double(devices) / rate }
 
-    /// The ground truth: which device gets which anomaly when, for a run that starts at `start` (epoch s).
-    ///
-    /// Devices are drawn from one seeded shuffle of the fleet, each schedule line (and repetition) taking the
-    /// next unused ones, so that a device has at most one anomaly at a time while the fleet lasts. An
-    /// instantaneous anomaly lasts one reporting interval, so that one sample carries it.
-    package func injections(start: Double) -> [SyntheticFleet.Injection] {
-        var random = SimRandom(seed: seed ^ 0x5EED)
+    /// Each device's class, by device number: a seeded shuffle of the fleet, the first `round(fraction·devices)`
+    /// of it the first class of ``DeviceClass/all`` in the mix, and so on; the last class takes the rest. The
+    /// same seed, size and mix give the same classes (the report recomputes them from the run's summary).
+    package func deviceClasses() -> [DeviceClass] {
+        let shares = DeviceClass.all.compactMap { deviceClass in
+            classes[deviceClass.name].flatMap { $0 > 0 ? (deviceClass, $0) : nil }
+        }
+        guard let last = shares.last else { return Array(repeating: .environment, count: devices) }
+        var result = Array(repeating: last.0, count: devices)
+        guard shares.count > 1 else { return result }
+        var random = SimRandom(seed: seed ^ 0xC1A5_5E5)
+        let order = Self.shuffledDevices(devices, &random)
+        var cursor = 0
+        for (deviceClass, fraction) in shares.dropLast() {
+            for _ in 0..<Int((fraction * Double(devices)).rounded()) where cursor < devices {
+                result[order[cursor]] = deviceClass
+                cursor += 1
+            }
+        }
+        return result
+    }
+
+    /// The device numbers `0..<devices` in a Fisher-Yates shuffle drawn from `random`.
+    static func shuffledDevices(_ devices: Int, _ random: inout SimRandom) -> [Int] {
         var order = Array(0..<devices)
         for index in stride(from: order.count - 1, to: 0, by: -1) {
             order.swapAt(index, Int(random.next() % UInt64(index + 1)))
         }
+        return order
+    }
+
+    /// The ground truth: which device gets which anomaly when, for a run that starts at `start` (epoch s).
+    ///
+    /// Devices are drawn from one seeded shuffle of the fleet, each schedule line (and repetition) taking the
+    /// next unused ones, so that a device has at most one anomaly at a time while the fleet lasts. An
+    /// instantaneous anomaly lasts one reporting interval, so that one sample carries it. Each names the metric
+    /// it changes on its device's class (``DeviceClass/metric(for:)``).
+    package func injections(start: Double) -> [SyntheticFleet.Injection] {
+        let deviceClasses = deviceClasses()
+        var random = SimRandom(seed: seed ^ 0x5EED)
+        let order = Self.shuffledDevices(devices, &random)
         var cursor = 0
         var result: [SyntheticFleet.Injection] = []
         for anomaly in anomalies {
@@ -77,7 +111,7 @@ package struct LoadScenario: Sendable, Equatable {
                     cursor += 1
                     let onset = start + at + random.uniform() * anomaly.spreadSeconds
                     result.append(SyntheticFleet.Injection(
-                        device: "d-\(device)", kind: anomaly.kind, metric: anomaly.kind.metric, onset: onset,
+                        device: "d-\(device)", kind: anomaly.kind, metric: deviceClasses[device].metric(for: anomaly.kind), onset: onset,
                         end: onset + duration
                     ))
                 }

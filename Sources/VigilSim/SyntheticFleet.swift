@@ -3,7 +3,8 @@ import Foundation
 /// A labelled synthetic fleet: realistic-looking telemetry with injected anomalies whose ground truth is
 /// known, for quality measurements (`vigil-bench quality`), tests and the load generator.
 ///
-/// Each device reports every `interval` seconds (with jitter) three metrics of different characters:
+/// Each device, an `environment` one (``DeviceClass``), reports every `interval` seconds (with jitter) three
+/// metrics of different characters:
 /// - `temperature`: a daily cycle plus Gaussian noise;
 /// - `load`: an AR(1) process with heavy-tailed (Student-t, 3 degrees of freedom) shocks;
 /// - `count`: small Poisson counts (quantised, many repeats).
@@ -13,14 +14,9 @@ package struct SyntheticFleet {
         case spike, dip, levelShift = "level_shift", drift, varianceBurst = "variance_burst", stuck, flood, silence
         case payloadBurst = "payload_burst"
 
-        /// The metric the anomaly is injected into (nil: the device's traffic as a whole).
-        package var metric: String? {
-            switch self {
-            case .spike, .dip, .levelShift, .drift, .stuck: "temperature"
-            case .varianceBurst: "load"
-            case .flood, .silence, .payloadBurst: nil
-            }
-        }
+        /// The metric the anomaly is injected into on an `environment` device (nil: the device's traffic as a
+        /// whole); ``DeviceClass/metric(for:)`` for the others.
+        package var metric: String? { DeviceClass.environment.metric(for: self) }
 
         /// How long the anomaly lasts, seconds.
         package var duration: Double {
@@ -127,65 +123,164 @@ package struct SyntheticFleet {
 
 /// One simulated device's signals: what ``SyntheticFleet`` and `vigil-loadgen` publish for it.
 ///
-/// Three metrics of different characters: `temperature` (a daily cycle plus Gaussian noise), `load` (an AR(1)
-/// process with heavy-tailed shocks) and `count` (small Poisson counts). An active ``SyntheticFleet/Injection``
-/// changes the sample as its kind says: the metric's value, the pace (flood, silence) or the payload's size.
+/// The metrics are its ``DeviceClass``'s table, made row by row at every report (the default class,
+/// `environment`: `temperature`, a daily cycle plus Gaussian noise; `load`, an AR(1) process with heavy-tailed
+/// shocks; `count`, small Poisson counts). An active ``SyntheticFleet/Injection`` changes the sample as its kind
+/// says: the value of the class's metric for that kind, the pace (flood, silence) or the payload's size.
 package struct DeviceSignal {
     package var random: SimRandom
     /// When the device reports next (the caller's clock).
     package var next: Double
     package var phase: Double
-    package var load = 0.0
+    package let deviceClass: DeviceClass
+    /// Per row of the class's table: the state its signal carries (an AR term, a counter, a lagging value).
+    package var state: [Double]
     package var stuckValue: Double? = nil
+    /// The device's size (a meter's load scales with it) and its local time's offset from the fleet's, hours.
+    var size = 1.0
+    var offsetHours = 0.0
+    var lastTime: Double? = nil
+    /// This report's values, per row (kept to save an allocation per sample).
+    var values: [Double]
 
     /// - Parameters:
     ///   - seed: the fleet's seed; `index` the device's number: together they fix its noise and phase.
     ///   - interval: its reporting interval; the first report falls at a random point of the first one.
-    package init(seed: UInt64, index: Int, interval: Double, start: Double = SyntheticFleet.start) {
+    ///   - deviceClass: what it measures. `environment` draws nothing more than the original fleet did, so
+    ///     its streams are unchanged; other classes draw their size, offset and counter readings after.
+    package init(
+        seed: UInt64, index: Int, interval: Double, start: Double = SyntheticFleet.start,
+        deviceClass: DeviceClass = .environment
+    ) {
         random = SimRandom(seed: seed &+ UInt64(index) &* 7919)
         next = start + random.uniform() * interval
         phase = random.uniform() * 2 * .pi
+        self.deviceClass = deviceClass
+        state = Array(repeating: 0, count: deviceClass.metrics.count)
+        values = state
+        guard deviceClass != .environment else { return }
+        size = 0.6 + random.uniform()
+        offsetHours = 2 * random.uniform() - 1
+        for (row, metric) in deviceClass.metrics.enumerated() {
+            switch metric.signal {
+            case .energy: state[row] = (1000 + 19_000 * random.uniform()).rounded()
+            case .events: state[row] = (50_000 * random.uniform()).rounded()
+            case .lag: state[row] = .nan  // starts at its target, at the first report
+            default: break
+            }
+        }
     }
 
     /// One report at `time`.
     ///
-    /// - Returns: the JSON payload (`ts` in epoch ms), or nil when the device is silent; and the time to its
-    ///   next report (a tenth of the interval in a flood, past the end of a silence).
+    /// - Returns: the JSON payload (`ts` in epoch ms, then the class's metrics in table order), or nil when the
+    ///   device is silent; and the time to its next report (a tenth of the interval in a flood, past the end of
+    ///   a silence).
     package mutating func sample(
         at time: Double, active: SyntheticFleet.Injection?, interval: Double
     ) -> (payload: String?, step: Double) {
         let hour = (time - SyntheticFleet.start) / 3600
-        let noise = random.normal()
-        var temperature = 21 + 3 * sin(2 * .pi * hour / 24 + phase) + 0.4 * noise
-        let shockScale = active?.kind == .varianceBurst ? 6.0 : 1.0
-        load = 0.9 * load + 0.5 * shockScale * random.studentT3()
-        let loadValue = 40 + load
-        let count = Double(random.poisson(3))
+        let elapsed = lastTime.map { time - $0 } ?? interval
+        lastTime = time
+        let target = active.flatMap { deviceClass.targets[$0.kind] }
+        let metrics = deviceClass.metrics
+        for row in metrics.indices {
+            let burst = active?.kind == .varianceBurst && target == row ? 6.0 : 1.0
+            var value = signal(row, metrics[row].signal, hour: hour, elapsed: elapsed, burst: burst)
+            if let active, target == row {
+                let scale = metrics[row].scale
+                let progress = active.end > active.onset ? (time - active.onset) / (active.end - active.onset) : 1
+                switch active.kind {
+                // (8 * scale * 4 is 32 * scale exactly: powers of two scale without rounding.)
+                case .spike: value += 8 * scale * 4
+                case .dip: value -= 8 * scale * 4
+                case .levelShift: value += 4 * scale
+                case .drift: value += 8 * scale * progress
+                case .stuck:
+                    if stuckValue == nil { stuckValue = (value * 10).rounded() / 10 }
+                    value = stuckValue!
+                case .varianceBurst, .flood, .silence, .payloadBurst: break
+                }
+            }
+            if let range = metrics[row].range { value = min(max(value, range.lowerBound), range.upperBound) }
+            values[row] = value
+        }
         var padding = 0
         var step = interval * (0.9 + 0.2 * random.uniform())
         if let active {
-            let progress = active.end > active.onset ? (time - active.onset) / (active.end - active.onset) : 1
             switch active.kind {
-            case .spike: temperature += 8 * 0.4 * 4
-            case .dip: temperature -= 8 * 0.4 * 4
-            case .levelShift: temperature += 4 * 0.4
-            case .drift: temperature += 8 * 0.4 * progress
-            case .stuck:
-                if stuckValue == nil { stuckValue = (temperature * 10).rounded() / 10 }
-                temperature = stuckValue!
             case .flood: step = interval / 10
             case .silence: step = active.end - time + interval
             case .payloadBurst: padding = 400
-            case .varianceBurst: break
+            default: break
             }
         } else {
             stuckValue = nil
         }
         if active?.kind == .silence && time > active!.onset { return (nil, step) }
-        var payload = "{\"ts\":\(Int64((time * 1000).rounded())),\"temperature\":\(Self.fixed(temperature, 2)),"
-            + "\"load\":\(Self.fixed(loadValue, 3)),\"count\":\(Int(count))"
+        var payload = "{\"ts\":\(Int64((time * 1000).rounded()))"
+        for row in metrics.indices {
+            let decimals = metrics[row].decimals
+            payload += ",\"" + metrics[row].name + "\":"
+                + (decimals == 0 ? String(Int(values[row].rounded())) : Self.fixed(values[row], decimals))
+        }
         if padding > 0 { payload += ",\"debug\":\"" + String(repeating: "x", count: padding) + "\"" }
         return (payload + "}", step)
+    }
+
+    /// Row `row`'s clean value (before any anomaly), advancing its state; `burst` multiplies its noise.
+    private mutating func signal(
+        _ row: Int, _ signal: MetricSpec.Signal, hour: Double, elapsed: Double, burst: Double
+    ) -> Double {
+        // Local time of day and whether it is a weekend (2026-01-01, the fleet's start, was a Thursday).
+        var local: (hour: Double, weekend: Bool) {
+            let localHour = hour + offsetHours
+            let day = (localHour / 24).rounded(.down)
+            let weekday = ((Int(day) + 3) % 7 + 7) % 7  // Monday 0
+            return (localHour - 24 * day, weekday >= 5)
+        }
+        switch signal {
+        case .daily(let mean, let amplitude, let noise):
+            return mean + amplitude * sin(2 * .pi * hour / 24 + phase) + noise * burst * random.normal()
+        case .heavyTailedAR(let mean, let phi, let shock):
+            state[row] = phi * state[row] + shock * burst * random.studentT3()
+            return mean + state[row]
+        case .poisson(let mean):
+            return Double(random.poisson(mean))
+        case .loadCurve(let phi, let shock):
+            state[row] = phi * state[row] + shock * burst * random.normal()
+            let (clock, weekend) = local
+            func peak(_ at: Double, _ width: Double) -> Double { exp(-0.5 * ((clock - at) / width) * ((clock - at) / width)) }
+            let curve = weekend
+                ? 300 + 600 * peak(10, 2) + 350 * peak(13.5, 2.5) + 1000 * peak(19, 2.2)
+                : 250 + 450 * peak(7.5, 1.2) + 150 * peak(13, 3) + 900 * peak(19.5, 2)
+            return size * curve + state[row]
+        case .supplyVoltage(let nominal, let droopPerWatt, let power, let noise):
+            let nightRise = 1.5 * cos(2 * .pi * (local.hour - 3) / 24)
+            return nominal + nightRise - droopPerWatt * max(values[power] - 500, 0) + noise * burst * random.normal()
+        case .energy(let power):
+            state[row] += max(values[power], 0) * elapsed / 3_600_000
+            return state[row]
+        case .schedule(let comfort, let setback):
+            // Ramps of half an hour up from the start of the day and down from its end (a soft start, so the
+            // loop is not kicked), weekdays 06-22, weekends 08-23.
+            let (clock, weekend) = local
+            let (on, off) = weekend ? (8.0, 23.0) : (6.0, 22.0)
+            let up = min(max((clock - on) / 0.5, 0), 1)
+            let down = min(max(1 - (clock - off) / 0.5, 0), 1)
+            return setback + (comfort - setback) * up * down
+        case .lag(let target, let tau, let noise):
+            if state[row].isNaN { state[row] = values[target] }
+            state[row] += (values[target] - state[row]) * (1 - exp(-elapsed / tau))
+            return state[row] + noise * burst * random.normal()
+        case .actuator(let setpoint, let process, let gain, let phi, let shock):
+            state[row] = phi * state[row] + shock * burst * random.normal()
+            let demand = 35 + 15 * cos(2 * .pi * (local.hour - 4) / 24)
+            return demand + gain * (values[setpoint] - values[process]) + state[row]
+        case .events(let perSecond):
+            if random.uniform() < perSecond * elapsed { state[row] += 1 }
+            return state[row]
+        }
     }
 
     /// `value` with `decimals` digits after the point, as `%.Nf` writes it (but for exact binary ties, which

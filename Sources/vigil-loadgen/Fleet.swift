@@ -103,10 +103,13 @@ final class FleetPublisher: Sendable {
 
     /// Publishes its devices' reports from `start` for `duration` seconds; blocks until done.
     func run(
-        devices: [Int], scenario: LoadScenario, start: Double, injections: [Int: [SyntheticFleet.Injection]]
+        devices: [Int], classes: [DeviceClass], scenario: LoadScenario, start: Double,
+        injections: [Int: [SyntheticFleet.Injection]]
     ) {
         let interval = scenario.interval
-        var signals = devices.map { DeviceSignal(seed: scenario.seed, index: $0, interval: interval, start: start) }
+        var signals = devices.map {
+            DeviceSignal(seed: scenario.seed, index: $0, interval: interval, start: start, deviceClass: classes[$0])
+        }
         let topics = devices.map { "devices/d-\($0)/telemetry" }
         // Min-heap of (next report time, slot in `devices`).
         var heap: [(time: Double, slot: Int)] = signals.indices.map { (signals[$0].next, $0) }
@@ -199,18 +202,22 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
     }
 
     let kinds = Dictionary(grouping: injections, by: \.kind).map { "\($0.key.rawValue) \($0.value.count)" }.sorted()
-    say("fleet: \(scenario.devices) devices, \(format(scenario.rate, 0)) msg/s for \(format(scenario.durationSeconds, 0)) s "
+    let mix = DeviceClass.all.compactMap { deviceClass in
+        scenario.classes[deviceClass.name].flatMap { $0 > 0 ? "\(deviceClass.name) \(format(100 * $0, 0))%" : nil }
+    }
+    say("fleet: \(scenario.devices) devices (\(mix.joined(separator: ", "))), \(format(scenario.rate, 0)) msg/s for \(format(scenario.durationSeconds, 0)) s "
         + "over \(connections) connection\(connections == 1 ? "" : "s"); injecting \(injections.count): \(kinds.joined(separator: ", "))")
     if isDemo {
         say("  injected  spike in \(options.spikeDevice) temperature at \(TimeFormat.iso8601(injections[0].onset))")
     }
     let byDevice = Dictionary(grouping: injections) { Int($0.device.dropFirst(2)) ?? -1 }
+    let classes = scenario.deviceClasses()
     let group = DispatchGroup()
     for (index, publisher) in publishers.enumerated() {
         let devices = Array(stride(from: index, to: scenario.devices, by: connections))
         let mine = byDevice.filter { $0.key % connections == index }
         DispatchQueue.global().async(group: group) {
-            publisher.run(devices: devices, scenario: scenario, start: start, injections: mine)
+            publisher.run(devices: devices, classes: classes, scenario: scenario, start: start, injections: mine)
         }
     }
     // Progress every 10 s on a long run.
@@ -243,6 +250,8 @@ func runFleet(_ options: LoadgenOptions) throws -> Int32 {
         var line = JSONWriter()
         line.field("scenario", scenario.description)
         line.field("devices", Double(scenario.devices))
+        line.field("seed", Double(scenario.seed))
+        line.rawField("classes", "{" + scenario.classes.sorted { $0.key < $1.key }.map { JSONWriter.string($0.key) + ":" + JSONWriter.number($0.value) }.joined(separator: ",") + "}")
         line.field("rate", scenario.rate)
         line.field("duration_s", scenario.durationSeconds)
         line.field("grace_s", scenario.graceSeconds)

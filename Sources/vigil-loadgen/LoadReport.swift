@@ -15,6 +15,9 @@ struct LoadReport {
     var injections: [SyntheticFleet.Injection]
     var events: [PublishedEvent]
     var evaluation: QualityEvaluation
+    /// Per device class of a mixed fleet (in ``DeviceClass/all``'s order): its devices and its own scores;
+    /// empty for a fleet of one class (or a summary that does not say).
+    var byClass: [(name: String, devices: Int, evaluation: QualityEvaluation)] = []
     /// vigil's last log record ("stopped"): received, processed, dropped_<reason>, ...
     var vigilStopped: [String: String]
     /// (epoch seconds, RSS in kB) of vigil, sampled during the run.
@@ -74,15 +77,31 @@ struct LoadReport {
         guard let summary = try jsonLines(summaryPath).first else { throw UsageError(message: "\(summaryPath): empty") }
         self.summary = summary
         let grace = (summary["grace_s"] as? NSNumber)?.doubleValue ?? 10
-        evaluation = QualityEvaluation.score(
-            firings: events.filter { $0.state == "firing" }.map {
-                QualityEvaluation.Firing(device: $0.device, metric: $0.metric, detector: $0.detector, detected: $0.detected)
-            },
-            injections: injections, minimumGrace: grace
-        )
+        let firings = events.filter { $0.state == "firing" }.map {
+            QualityEvaluation.Firing(device: $0.device, metric: $0.metric, detector: $0.detector, detected: $0.detected)
+        }
+        evaluation = QualityEvaluation.score(firings: firings, injections: injections, minimumGrace: grace)
         let devices = (summary["devices"] as? NSNumber)?.doubleValue ?? 0
         let duration = (summary["duration_s"] as? NSNumber)?.doubleValue ?? 0
         evaluation.deviceDays = devices * duration / 86_400
+        // The run's classes, recomputed from its seed, size and mix as the generator drew them.
+        if let mix = summary["classes"] as? [String: NSNumber], mix.values.filter({ $0.doubleValue > 0 }).count > 1 {
+            var scenario = LoadScenario()
+            scenario.devices = Int(devices)
+            scenario.seed = (summary["seed"] as? NSNumber)?.uint64Value ?? 0
+            scenario.classes = mix.mapValues(\.doubleValue)
+            let classOf = Dictionary(uniqueKeysWithValues: scenario.deviceClasses().enumerated().map { ("d-\($0.offset)", $0.element.name) })
+            for deviceClass in DeviceClass.all {
+                let count = classOf.values.filter { $0 == deviceClass.name }.count
+                guard count > 0 else { continue }
+                var score = QualityEvaluation.score(
+                    firings: firings.filter { classOf[$0.device] == deviceClass.name },
+                    injections: injections.filter { classOf[$0.device] == deviceClass.name }, minimumGrace: grace
+                )
+                score.deviceDays = Double(count) * duration / 86_400
+                byClass.append((deviceClass.name, count, score))
+            }
+        }
         vigilStopped = [:]
         if let vigilLogPath, let text = try? String(contentsOfFile: vigilLogPath, encoding: .utf8) {
             for line in text.split(separator: "\n") {
@@ -170,6 +189,22 @@ struct LoadReport {
             lines.append("false alarms by detector/metric: " + evaluation.falseAlarmsByDetector.sorted { $0.key < $1.key }
                 .map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
+        if !byClass.isEmpty {
+            lines.append("")
+            lines.append(cell("class", 16) + cell("devices", 10) + cell("injected", 10) + cell("detected", 10) + cell("recall", 8)
+                + cell("ttd p50", 11) + "false alarms (per device-hour; most by detector/metric)")
+            for (name, devices, score) in byClass {
+                let injected = score.kinds.reduce(0) { $0 + $1.injected }
+                let detected = score.kinds.reduce(0) { $0 + $1.detected }
+                let hours = Double(devices) * duration / 3600
+                let most = score.falseAlarmsByDetector.max { ($0.value, $1.key) < ($1.value, $0.key) }
+                lines.append(cell(name, 16) + cell("\(devices)", 10) + cell("\(injected)", 10) + cell("\(detected)", 10)
+                    + cell(String(format: "%.2f", score.recall), 8)
+                    + cell(seconds(Self.quantile(score.kinds.flatMap(\.timesToDetect).sorted(), 0.5)), 11)
+                    + String(format: "%d (%.4f)", score.falseAlarms, hours > 0 ? Double(score.falseAlarms) / hours : 0)
+                    + (most.map { "; \($0.key) \($0.value)" } ?? ""))
+            }
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -193,6 +228,22 @@ struct LoadReport {
         text += "```\n\(table)\n```\n\n![offered rate, latency and RSS over the run](report.svg)\n\n"
         let duration = number("duration_s")
         let bucket = duration >= 300 ? 60.0 : 10.0
+        if !byClass.isEmpty {
+            // Recall per kind and class, with the metric each kind goes into on that class.
+            text += "## By device class\n\nDetected / injected per anomaly kind, and the metric the kind changes on that class.\n\n"
+            text += "| kind | " + byClass.map { "\($0.name) (\($0.devices) devices)" }.joined(separator: " | ") + " |\n"
+            text += "|---|" + String(repeating: "---|", count: byClass.count) + "\n"
+            for (index, kind) in SyntheticFleet.Kind.allCases.enumerated() where byClass.contains(where: { $0.evaluation.kinds[index].injected > 0 }) {
+                text += "| \(kind.rawValue) | " + byClass.map { entry in
+                    let result = entry.evaluation.kinds[index]
+                    let metric = DeviceClass.named(entry.name)?.metric(for: kind).map { " (`\($0)`)" } ?? ""
+                    return result.injected > 0 ? "\(result.detected) / \(result.injected)\(metric)" : "-"
+                }.joined(separator: " | ") + " |\n"
+            }
+            text += "| false alarms per device-hour | " + byClass.map { entry in
+                String(format: "%.4f", Double(entry.evaluation.falseAlarms) / max(Double(entry.devices) * duration / 3600, 1e-9))
+            }.joined(separator: " | ") + " |\n\n"
+        }
         text += "## Over time (\(Int(bucket)) s buckets)\n\n| from (s) | latency p50 (ms) | latency p99 (ms) | vigil RSS (MiB) | firing events (by detection time) |\n|---|---|---|---|---|\n"
         for row in overTime(bucket: bucket) {
             func cell(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "-" }

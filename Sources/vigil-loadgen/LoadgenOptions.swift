@@ -7,9 +7,12 @@ let help = """
            vigil-loadgen report --truth FILE --events FILE --summary FILE [--vigil-log FILE] [--rss FILE]
                                 [--out DIR] [--scenario NAME]
 
-    Publishes a simulated fleet's telemetry to devices/{device}/telemetry: per device temperature (a daily
-    cycle plus noise), load (AR(1) with heavy-tailed shocks) and count (Poisson), stamped with "ts" (epoch
-    ms), each device every devices/rate seconds with jitter. A scenario file schedules injected anomalies
+    Publishes a simulated fleet's telemetry to devices/{device}/telemetry, stamped with "ts" (epoch ms), each
+    device every devices/rate seconds with jitter. A device's class says what it reports: environment (the
+    default) temperature (a daily cycle plus noise), load (AR(1) with heavy-tailed shocks) and count (Poisson);
+    power_meter power (W, a daily and weekly load curve), voltage (V) and energy (kWh, a counter); controller
+    setpoint (a heating schedule), zone_temp, valve (%) and cycles (a counter). The scenario's `classes:` sets
+    the mix. A scenario file schedules injected anomalies
     (spike, dip, level_shift, drift, variance_burst, stuck, flood, silence, payload_burst) on fractions of the
     fleet; --truth writes their ground truth. It listens on --anomalies for Vigil's events meanwhile (--events
     keeps them) and, when the fleet is small, prints each with its true time to detect.
@@ -27,8 +30,8 @@ let help = """
       --connections N        Publisher connections, each with its own thread and share of the devices
                              (default: one per 10,000 msg/s of rate).
       --truth FILE           Write the ground truth, one JSON line per injected anomaly:
-                             {"device","metric","kind","onset","end"} (epoch seconds; metric null for floods,
-                             silences and payload bursts).
+                             {"device","metric","kind","onset","end"} (epoch seconds; metric: the one the
+                             kind changes on the device's class, null for floods, silences and payload bursts).
       --events FILE          Write every anomaly event received, one JSON line each, with "received_ms" added.
       --summary FILE         Write a JSON summary of the run (sent, errors, per-second rate) for `report`.
       --settle S             Seconds to keep listening for events after publishing ends (default 3).

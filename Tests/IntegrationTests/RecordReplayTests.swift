@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import VigilSim
 
 /// `vigil record`, `vigil replay --broker` and `vigil-loadgen` (fleet, report, trace) as built binaries, on real
 /// brokers.
@@ -175,6 +176,28 @@ struct RecordReplayTests {
         #expect(markdown.contains("| kind") || markdown.contains("kind            injected"))
         let svg = try String(contentsOfFile: out + "/report.svg", encoding: .utf8)
         #expect(svg.hasPrefix("<svg") && svg.contains("<polyline"))
+        // One class (no mix in the summary): no lines per class.
+        #expect(!table.contains("class           devices"), "\(table)")
+
+        // The same run as a mixed fleet: seed 1 draws d-0, d-2, d-3, d-4, d-7 as environment sensors and the
+        // other five as power meters (checked with the generator's --truth), so d-1's spike is a meter's and
+        // the rest, false alarms included, the sensors'. Half the fleet each: 0.5 device-hours.
+        let mixed = try folder.write("mixed.json", #"{"devices":10,"seed":1,"classes":{"environment":0.5,"power_meter":0.5},"duration_s":360,"grace_s":10,"connections":1,"start":1000,"finished":1360,"rate":10,"sent":3600,"publish_errors":0,"max_lag_s":0,"sent_per_second":[10,10]}"#)
+        var scenario = LoadScenario()
+        scenario.devices = 10
+        scenario.classes = ["environment": 0.5, "power_meter": 0.5]
+        #expect(scenario.deviceClasses().map(\.name) == [
+            "environment", "power_meter", "environment", "environment", "environment", "power_meter", "power_meter",
+            "environment", "power_meter", "power_meter",
+        ])
+        let byClass = try ChildProcess.run(product: "vigil-loadgen", arguments: [
+            "report", "--truth", truth, "--events", events, "--summary", mixed,
+        ])
+        #expect(byClass.status == 0, "\(byClass.output)")
+        #expect(byClass.output.contains("all             3         2         0.67"), "\(byClass.output)")
+        #expect(byClass.output.contains("environment     5         2         1         0.50    3.00 s     3 (6.0000); ewma/temperature 3"), "\(byClass.output)")
+        #expect(byClass.output.contains("power_meter     5         1         1         1.00    0.50 s     0 (0.0000)\n"), "\(byClass.output)")
+        #expect(!byClass.output.contains("controller"), "\(byClass.output)")
     }
 
     @Test func aScenarioWithAnUnknownKeyIsRefusedWithItsLine() throws {

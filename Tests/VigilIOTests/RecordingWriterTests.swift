@@ -110,6 +110,67 @@ import VigilSim
         // A spike lasts one reporting interval (100 devices at 50 msg/s: 2 s).
         #expect(injections.first { $0.kind == .spike }.map { $0.end - $0.onset } == 2)
         #expect(scenario.injections(start: 1000) == injections)
+        // Without `classes:` the fleet is all environment sensors, and the anomalies hit its metrics.
+        #expect(scenario.classes == ["environment": 1] && scenario.deviceClasses().allSatisfy { $0 == .environment })
+        #expect(injections.allSatisfy { $0.metric == "temperature" })
+    }
+
+    @Test func aMixOfClassesIsDrawnExactlyAndEachAnomalyNamesItsClassMetric() throws {
+        let scenario = try LoadScenario.parse(yaml: """
+            devices: 1000
+            seed: 4
+            classes: {environment: 0.5, power_meter: 0.3, controller: 0.2}
+            anomalies:
+              - {kind: spike, fraction: 0.1}
+              - {kind: drift, fraction: 0.1}
+              - {kind: stuck, fraction: 0.1}
+              - {kind: variance_burst, fraction: 0.1}
+              - {kind: silence, fraction: 0.05}
+            """)
+        #expect(scenario.classes == ["environment": 0.5, "power_meter": 0.3, "controller": 0.2])
+        let classes = scenario.deviceClasses()
+        #expect(classes.filter { $0 == .environment }.count == 500)
+        #expect(classes.filter { $0 == .powerMeter }.count == 300)
+        #expect(classes.filter { $0 == .controller }.count == 200)
+        // The same seed draws the same devices; another seed others.
+        #expect(scenario.deviceClasses() == classes)
+        var reseeded = scenario
+        reseeded.seed = 5
+        #expect(reseeded.deviceClasses() != classes)
+        // Every anomaly names the metric its own device's class has for the kind.
+        let injections = scenario.injections(start: 0)
+        #expect(injections.count == 450)
+        for injection in injections {
+            let deviceClass = classes[try #require(Int(injection.device.dropFirst(2)))]
+            #expect(injection.metric == deviceClass.metric(for: injection.kind), "\(injection)")
+            if injection.kind != .silence {
+                #expect(deviceClass.metrics.contains { $0.name == injection.metric }, "\(injection)")
+            }
+        }
+        let metrics = Set(injections.compactMap(\.metric))
+        #expect(metrics == ["temperature", "load", "power", "voltage", "zone_temp", "valve"])
+    }
+
+    @Test func aWrongMixOfClassesIsAnErrorWithItsLine() throws {
+        func errors(_ classes: String) -> String {
+            do {
+                _ = try LoadScenario.parse(yaml: "devices: 10\nclasses: \(classes)\n", source: "mix.yaml")
+                return "no error"
+            } catch {
+                return error.description
+            }
+        }
+        var text = errors("{environment: 0.5, power_meters: 0.5}")
+        #expect(text.contains("mix.yaml:2: classes.power_meters: unknown key; did you mean `power_meter`?"), "\(text)")
+        text = errors("{environment: 0.5, controller: 0.4}")
+        #expect(text.contains("mix.yaml:2: classes: the fractions must add up to 1, they add up to 0.9"), "\(text)")
+        text = errors("{environment: 1.5, controller: -0.5}")
+        #expect(text.contains("mix.yaml:2: classes.environment: must be between 0 and 1, got 1.5"), "\(text)")
+        #expect(text.contains("classes.controller: must be between 0 and 1"), "\(text)")
+        text = errors("[environment]")
+        #expect(text.contains("mix.yaml:2: classes: expected a mapping of device classes"), "\(text)")
+        text = errors("{environment: 0.5, environment: 0.5}")
+        #expect(text.contains("duplicate key"), "\(text)")
     }
 
     @Test func unknownKeysAndBadValuesAreErrorsWithTheirLines() throws {
@@ -141,6 +202,7 @@ import VigilSim
         for name in names {
             let scenario = try LoadScenario.load(path: folder.appendingPathComponent(name).path)
             #expect(!scenario.injections(start: 0).isEmpty, "\(name)")
+            if name == "default.yaml" || name == "soak.yaml" { #expect(scenario.classes.count == 3, "\(name) mixes the classes") }
         }
     }
 }
