@@ -193,6 +193,12 @@ struct ClusterTests {
         let messages = try Self.messages().prefix(1000)
         for message in messages { try publisher.publish(topic: message.topic, payload: message.payload, qos: 1) }
         #expect(publisher.waitForPublishes(timeout: 30))
+        // Every message delivered to some member before they stop: a member stopping first would leave its
+        // share queued in its persistent session (delivered at its next start, not counted here).
+        let ports = members.compactMap { $0.metricsPort() }
+        #expect(ports.count == members.count)
+        let delivered = { ports.reduce(0) { $0 + Int(HTTPProbe.metric("vigil_messages_received_total", port: $1) ?? 0) } }
+        #expect(eventually(timeout: 30) { delivered() >= messages.count }, "\(delivered()) of \(messages.count)")
         var received: [Int] = []
         for member in members {
             member.signal(SIGTERM)

@@ -228,11 +228,7 @@ struct FaultTests {
         #expect(done.wait(timeout: 60) { $0 }.satisfied)
         #expect(publisher.waitForPublishes(timeout: 30))
         let firstRun = Self.stoppedTotal("received", in: log)
-        let receivedNow = { () -> Int in
-            let body = (try? HTTPProbe.get(port: metricsPort, path: "/metrics").body) ?? ""
-            let line = body.split(separator: "\n").first { $0.hasPrefix("vigil_messages_received_total ") }
-            return line.flatMap { Double($0.split(separator: " ")[1]) }.map(Int.init) ?? 0
-        }
+        let receivedNow = { Int(HTTPProbe.metric("vigil_messages_received_total", port: metricsPort) ?? 0) }
         #expect(eventually(timeout: 60) { firstRun + receivedNow() >= count }, "\(firstRun) + \(receivedNow()) of \(count)")
         vigil.signal(SIGTERM)
         #expect(vigil.waitForExit(timeout: 25) == 0, "\(vigil.output.current)")

@@ -99,6 +99,13 @@ package final class HTTPProbe: @unchecked Sendable {
         guard let response = parse(raw) else { throw Failure(description: "no HTTP response from :\(port)\(path): '\(raw.prefix(200))'") }
         return response
     }
+
+    /// The value of an unlabelled sample (`name value`) in a /metrics scrape, or nil (no answer, no such line).
+    package static func metric(_ name: String, port: Int) -> Double? {
+        guard let body = try? get(port: port, path: "/metrics").body else { return nil }
+        let line = body.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.dropFirst(name.count + 1)) }
+    }
 }
 
 /// A real Prometheus server on a free loopback port, scraping the given targets every `interval`; its data in a

@@ -65,6 +65,13 @@ package final class ChildProcess: @unchecked Sendable {
         output.wait(timeout: timeout) { $0.contains(text) }.satisfied
     }
 
+    /// The port of `vigil run`'s metrics endpoint, from its "serving metrics" log line (for `listen: ...:0`).
+    package func metricsPort(timeout: Double = 15) -> Int? {
+        let (log, served) = output.wait(timeout: timeout) { $0.contains("serving metrics listen=http://") }
+        guard served, let range = log.range(of: "serving metrics listen=http://[^ ]*:[0-9]+/", options: .regularExpression) else { return nil }
+        return Int(log[range].dropLast().split(separator: ":").last ?? "")
+    }
+
     package func signal(_ number: Int32) {
         kill(process.processIdentifier, number)
     }
