@@ -200,8 +200,9 @@ extension ReplayCommand {
             return 1
         }
         var replayOptions = BrokerReplayOptions(
-            inputs: options.positionals.map { RecordingInput(path: $0) }, client: config.clientOptions(password: password)
+            inputs: options.positionals.map { RecordingInput(path: $0) }, client: config.outboundClientOptions(password: password)
         )
+        // Publishers only: a clean session each (no persistent session left at the broker), ids of their own.
         replayOptions.client.clientID = config.broker.clientID + "-replay"
         replayOptions.speed = speed ?? 1
         replayOptions.rate = rate
