@@ -114,7 +114,11 @@ package final class MQTTClient: Sendable {
     /// The callback context passed to libmosquitto as `userdata` (retained while the handle lives).
     private final class Context: Sendable {
         let options: MQTTClientOptions
-        let handler: Mutex<(any MQTTClientHandler)?> = Mutex(nil)
+        /// Set by ``MQTTClient/start(handler:)`` before the network thread exists and cleared by
+        /// ``MQTTClient/stop()`` after it ended; between the two only libmosquitto's callbacks read it, and they
+        /// run on that thread. So the per-message path takes no lock (Thread.start and the join order the
+        /// accesses).
+        nonisolated(unsafe) var handler: (any MQTTClientHandler)?
         let connected = Atomic<Bool>(false)
         let subscribed = Atomic<Bool>(false)
         /// Filters granted since the last connect.
@@ -132,7 +136,7 @@ package final class MQTTClient: Sendable {
 
         init(options: MQTTClientOptions) { self.options = options }
 
-        var currentHandler: (any MQTTClientHandler)? { handler.withLock { $0 } }
+        var currentHandler: (any MQTTClientHandler)? { handler }
     }
 
     package let options: MQTTClientOptions
@@ -265,7 +269,7 @@ package final class MQTTClient: Sendable {
     /// backoff and jitter until ``stop()``. A broker that is down at start is not an error.
     package func start(handler: (any MQTTClientHandler)?) throws(MQTTError) {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        context.handler.withLock { $0 = handler }
+        context.handler = handler
         // The thread holds the context, never `self`: deinit (which stops the thread) must stay reachable.
         nonisolated(unsafe) let handle = handle
         let (context, options) = (context, options)
@@ -397,6 +401,6 @@ package final class MQTTClient: Sendable {
         context.stopRequested.store(true, ordering: .releasing)
         mosquitto_disconnect(handle)
         context.threadEnded.wait()
-        context.handler.withLock { $0 = nil }
+        context.handler = nil
     }
 }
