@@ -239,6 +239,39 @@ struct FaultTests {
         #expect(Self.stoppedTotal("dropped", in: log) == 0, "\(log)")
     }
 
+    /// A stop that would wait (here: an outbox that cannot deliver, with a long grace) ends at once, with status
+    /// 130, on a second signal; the undelivered events stay in the outbox for the next start.
+    @Test func aSecondSignalExitsAtOnce() throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let receiver = try HTTPReceiver { _ in .init(status: 503) }
+        defer { receiver.stop() }
+        let subscriber = try TestSubscriber(port: broker.port, filters: ["vigil/anomalies/#"])
+        #expect(subscriber.waitUntilSubscribed())
+        let config = try VigilRunTests.writeConfig(broker: broker, extra: """
+            state:
+              dir: "state"
+            shutdown_timeout_s: 60
+            outbox:
+              shutdown_grace_ms: 30000
+            outputs:
+              webhook:
+                url: "\(receiver.url)/hook"
+                secret_file: "\(try IncidentOutputRunTests.secretFile(broker))"
+            """)
+        let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
+        #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
+        try IncidentOutputRunTests.publish(0..<205, port: broker.port, device: "sig-1", start: Date().timeIntervalSince1970 - 1000)
+        #expect(subscriber.messages.wait(timeout: 15) { $0.count >= 2 }.satisfied, "\(vigil.output.current)")
+        vigil.signal(SIGTERM)
+        #expect(vigil.waitForOutput(containing: "stopping signal=SIGTERM"), "\(vigil.output.current)")
+        // The first stop now waits up to 30 s for the webhook; the second signal does not.
+        vigil.signal(SIGTERM)
+        #expect(vigil.waitForExit(timeout: 10) == 130, "\(vigil.output.current)")
+        #expect(vigil.output.current.contains("second signal: exiting now"), "\(vigil.output.current)")
+        #expect(!vigil.output.current.contains(" stopped "), "\(vigil.output.current)")
+    }
+
     @Test func trainWritesAModelThatRunLoads() throws {
         let broker = try Broker()
         defer { broker.stop() }
