@@ -3,17 +3,15 @@ import Glibc
 #endif
 
 // `vigil run` and `vigil record` block SIGINT and SIGTERM in every thread, from the first instruction, so that
-// every thread created later inherits the mask. Dispatch's signal sources on Linux read signals through a
-// signalfd, which sees only signals that are blocked; a thread that does not block them may be handed the
-// signal by the kernel and take its disposition there (the default ends the process; SIG_IGN discards it, so no
-// SIG_IGN either). Blocked signals stay pending until the signalfd reads them, even one sent during start-up.
+// every thread created later inherits the mask and no thread can take the default action (ending the process
+// without a clean stop). `run` takes them with `sigwait` on its main thread; `record` with dispatch signal
+// sources (a signalfd, which sees only blocked signals). A signal sent during start-up stays pending until then.
+// No SIG_IGN: it would discard a pending one.
 var stopSignals = sigset_t()
 sigemptyset(&stopSignals)
 sigaddset(&stopSignals, SIGINT)
 sigaddset(&stopSignals, SIGTERM)
-// Only the commands that serve these signals through dispatch sources block them; the others keep the
-// default action (Ctrl-C ends a replay). Without the block, a SIGTERM the kernel hands to any other thread
-// takes the default action: `vigil run` died with status 15 instead of stopping cleanly (seen in ClusterTests).
+// The other commands keep the default action (Ctrl-C ends a replay).
 let arguments = Array(CommandLine.arguments.dropFirst())
 if ["run", "record"].contains(arguments.first ?? "") {
     pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
