@@ -198,10 +198,8 @@ extension VigilConfig {
     /// leaves nothing queued at the broker), and the plain filters (a shared subscription would take a share of
     /// the service's messages instead of a copy of all of them).
     package func recordClientOptions(password: String?, processID: Int32) -> MQTTClientOptions {
-        var options = clientOptions(password: password)
+        var options = outboundClientOptions(password: password)
         options.clientID = "\(broker.clientID)-record-\(processID)"
-        options.cleanStart = true
-        options.sessionExpirySeconds = 0
         options.subscriptions = subscriptions.map { ($0.filter, $0.qos) }
         return options
     }

@@ -48,12 +48,7 @@ struct ChaosTests {
             var vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
             #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
             var log = ""
-            var publisherOptions = MQTTClientOptions(host: "127.0.0.1", port: port, clientID: "chaos-pub")
-            publisherOptions.cleanStart = false
-            publisherOptions.sessionExpirySeconds = 600
-            publisherOptions.reconnectMinSeconds = 1
-            publisherOptions.reconnectMaxSeconds = 1
-            let publisher = try MQTTClient(options: publisherOptions)
+            let publisher = try MQTTClient(options: FaultTests.persistentClient(port: port, clientID: "chaos-pub"))
             try publisher.start(handler: nil)
             try FaultTests.publish(publisher, count: perRound, topic: { "devices/c-\($0 % 100)/telemetry" }) { index in
                 guard index == perRound / 2 else { return }
@@ -116,18 +111,8 @@ struct ChaosTests {
         let subscriber = try TestSubscriber(port: broker.port, filters: ["vigil/anomalies/#"])
         defer { subscriber.client.stop() }
         #expect(subscriber.waitUntilSubscribed())
-        let config = try VigilRunTests.writeConfig(broker: broker, extra: """
-            state:
-              dir: "state"
-            outbox:
-              retry_min_ms: 50
-              retry_max_ms: 400
-              shutdown_grace_ms: 200
-            outputs:
-              webhook:
-                url: "\(receiver.url)/hook"
-                secret_file: "\(try IncidentOutputRunTests.secretFile(broker))"
-            """)
+        let config = try IncidentOutputRunTests.webhookConfig(
+            broker: broker, receiver: receiver, outbox: "retry_min_ms: 50, retry_max_ms: 400, shutdown_grace_ms: 200")
         let devices = (0..<20).map { "eo-\($0)" }
         let start = Date().timeIntervalSince1970 - 1000
         var vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
@@ -173,6 +158,8 @@ struct CardinalityAttackTests {
         let total = Int(ProcessInfo.processInfo.environment["VIGIL_CARDINALITY_DEVICES"] ?? "") ?? 2_000_000
         let maxDevices = 50_000
         let shards = 2
+        // RSS is sampled once the tables are full (twice the cap): fewer ids measure nothing.
+        try #require(total > maxDevices * shards * 2, "VIGIL_CARDINALITY_DEVICES must exceed \(maxDevices * shards * 2)")
         let detection = DetectionSettings(profile: DetectorProfile(), maxDevices: maxDevices)
         let settings = PipelineSettings(shards: shards, ringCapacity: 1 << 22, overflow: .block, maxPayloadBytes: 65536)
         let pipeline = Pipeline(settings: settings, templates: [try TopicTemplate("d/{device}")], observer: Quiet()) { _ in

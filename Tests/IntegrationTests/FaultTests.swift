@@ -31,6 +31,16 @@ struct FaultTests {
         }
     }
 
+    /// A client that keeps its session (clean start off, 10 minutes' expiry) and reconnects every second.
+    static func persistentClient(port: Int, clientID: String) -> MQTTClientOptions {
+        var options = MQTTClientOptions(host: "127.0.0.1", port: port, clientID: clientID)
+        options.cleanStart = false
+        options.sessionExpirySeconds = 600
+        options.reconnectMinSeconds = 1
+        options.reconnectMaxSeconds = 1
+        return options
+    }
+
     /// 100k QoS 1 messages to a subscriber slower than the publisher, so that the broker holds a backlog for its
     /// session. Half way the broker is stopped (SIGTERM: it saves sessions and queues) or killed (SIGKILL: it
     /// keeps what it last saved, every second here) and restarted on the same port from its persistence file.
@@ -42,12 +52,8 @@ struct FaultTests {
         let port = broker.port
         defer { broker.stop() }
 
-        var options = MQTTClientOptions(host: "127.0.0.1", port: port, clientID: "fault-sub")
-        options.cleanStart = false
-        options.sessionExpirySeconds = 300
+        var options = Self.persistentClient(port: port, clientID: "fault-sub")
         options.receiveMaximum = 100
-        options.reconnectMinSeconds = 1
-        options.reconnectMaxSeconds = 1
         options.subscriptions = [("fault/#", 1)]
         let subscriber = try MQTTClient(options: options)
         let handler = RecordingHandler(delayMicroseconds: 60)
@@ -55,12 +61,7 @@ struct FaultTests {
         defer { subscriber.stop() }
         #expect(handler.subscribed.wait(timeout: 10) { $0 >= 1 }.satisfied)
 
-        var publisherOptions = MQTTClientOptions(host: "127.0.0.1", port: port, clientID: "fault-pub")
-        publisherOptions.cleanStart = false
-        publisherOptions.sessionExpirySeconds = 300
-        publisherOptions.reconnectMinSeconds = 1
-        publisherOptions.reconnectMaxSeconds = 1
-        let publisher = try MQTTClient(options: publisherOptions)
+        let publisher = try MQTTClient(options: Self.persistentClient(port: port, clientID: "fault-pub"))
         try publisher.start(handler: nil)
         defer { publisher.stop() }
 
@@ -248,17 +249,8 @@ struct FaultTests {
         defer { receiver.stop() }
         let subscriber = try TestSubscriber(port: broker.port, filters: ["vigil/anomalies/#"])
         #expect(subscriber.waitUntilSubscribed())
-        let config = try VigilRunTests.writeConfig(broker: broker, extra: """
-            state:
-              dir: "state"
-            shutdown_timeout_s: 60
-            outbox:
-              shutdown_grace_ms: 30000
-            outputs:
-              webhook:
-                url: "\(receiver.url)/hook"
-                secret_file: "\(try IncidentOutputRunTests.secretFile(broker))"
-            """)
+        let config = try IncidentOutputRunTests.webhookConfig(
+            broker: broker, receiver: receiver, outbox: "shutdown_grace_ms: 30000", extra: "shutdown_timeout_s: 60")
         let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
         #expect(vigil.waitForOutput(containing: "subscribed"), "\(vigil.output.current)")
         try IncidentOutputRunTests.publish(0..<205, port: broker.port, device: "sig-1", start: Date().timeIntervalSince1970 - 1000)

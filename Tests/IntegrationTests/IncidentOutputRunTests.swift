@@ -25,6 +25,21 @@ struct IncidentOutputRunTests {
         _ = publisher.waitForPublishes(timeout: 5)
     }
 
+    /// A `vigil run` config with the outbox in ./state, `outbox` settings (the inside of a flow mapping), a signed
+    /// webhook to `receiver`, and `extra` top-level lines.
+    static func webhookConfig(broker: Broker, receiver: HTTPReceiver, outbox: String, extra: String = "") throws -> String {
+        try VigilRunTests.writeConfig(broker: broker, extra: """
+            state:
+              dir: "state"
+            outbox: {\(outbox)}
+            outputs:
+              webhook:
+                url: "\(receiver.url)/hook"
+                secret_file: "\(try secretFile(broker))"
+            \(extra)
+            """)
+    }
+
     static func secretFile(_ broker: Broker) throws -> String {
         let path = broker.directory.appendingPathComponent("webhook-secret").path
         try ("whsec_" + Data("integration secret".utf8).base64EncodedString() + "\n").write(toFile: path, atomically: true, encoding: .utf8)
@@ -115,18 +130,8 @@ extension IncidentOutputRunTests {
         defer { receiver.stop() }
         let subscriber = try TestSubscriber(port: broker.port, filters: ["vigil/anomalies/#"])
         #expect(subscriber.waitUntilSubscribed())
-        let config = try VigilRunTests.writeConfig(broker: broker, extra: """
-            state:
-              dir: "state"
-            outbox:
-              retry_min_ms: 50
-              retry_max_ms: 200
-              shutdown_grace_ms: 200
-            outputs:
-              webhook:
-                url: "\(receiver.url)/hook"
-                secret_file: "\(try Self.secretFile(broker))"
-            """)
+        let config = try Self.webhookConfig(
+            broker: broker, receiver: receiver, outbox: "retry_min_ms: 50, retry_max_ms: 200, shutdown_grace_ms: 200")
         let start = Date().timeIntervalSince1970 - 1000
         do {
             let vigil = try ChildProcess(product: "vigil", arguments: ["run", "--config", config])
